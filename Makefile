@@ -1,0 +1,39 @@
+# One-command set-up: every target creates .venv on first use.
+PYTHON ?= python3.11
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+STAMP := $(VENV)/.mmris-installed
+TORCH_SPEC ?= torch==2.13.0
+export MAX_JOBS ?= 2
+export HF_HUB_OFFLINE ?= 1
+export TRANSFORMERS_OFFLINE ?= 1
+
+.PHONY: venv test demo demo-baseline smoke lint clean-venv
+
+venv: $(STAMP)
+
+$(STAMP): setup.py requirements/runtime.txt requirements/tests.txt requirements/build.txt requirements/mim.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -q "pip<25.3"
+	$(PIP) install -q -r requirements/build.txt
+	$(PIP) install -q "$(TORCH_SPEC)"
+	$(PIP) install -q "numpy" "mmengine==0.10.7"
+	@echo "Building/installing mmcv 2.1.0 (about 12 min on 2 cores the first time, then pip's wheel cache)"
+	$(PY) -c "import mmcv.ops" 2>/dev/null || MMCV_WITH_OPS=1 $(PIP) install --no-build-isolation "mmcv==2.1.0"
+	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt -r requirements/build.txt
+	$(PIP) install -q --no-deps "openmim==0.3.9"
+	$(PIP) install -q -r requirements/mim.txt -r requirements/build.txt
+	$(PIP) install -q --no-build-isolation -e .
+	touch $(STAMP)
+
+test: venv
+	$(PY) -m pytest tests
+
+smoke: venv
+	$(PY) tools/train.py configs/demo/smoke_tiny.py --work-dir work_dirs/smoke
+
+demo: smoke
+
+clean-venv:
+	rm -rf $(VENV)

@@ -1,0 +1,87 @@
+"""Adapt a config to the machine it runs on (CPU-only hosts above all)."""
+import os
+import warnings
+
+import torch
+import torch.distributed as dist
+from mmengine.model import MMDistributedDataParallel
+
+from mmris.registry import MODEL_WRAPPERS
+
+
+def cuda_available() -> bool:
+    return torch.cuda.is_available()
+
+
+def fallback_amp_to_fp32(cfg) -> bool:
+    """Turn ``AmpOptimWrapper`` into ``OptimWrapper`` when there is no CUDA.
+
+    mmengine's AmpOptimWrapper asserts a GPU; a CPU user asking for ``--amp``
+    (or running an fp16 config) gets fp32 training and one clear warning.
+    Returns True when the config was changed.
+    """
+    optim = cfg.get('optim_wrapper')
+    if cuda_available() or optim is None:
+        return False
+    if optim.get('type') not in ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper'):
+        return False
+    warnings.warn('AMP (AmpOptimWrapper) needs a CUDA device and none is '
+                  'available: training in fp32 with OptimWrapper instead.')
+    optim['type'] = 'OptimWrapper'
+    for key in ('loss_scale', 'dtype', 'use_fsdp'):
+        optim.pop(key, None)
+    return True
+
+
+def enable_amp(cfg) -> None:
+    """What ``--amp`` does: fp16 with a dynamic loss scale (GPU only)."""
+    optim = cfg.optim_wrapper
+    if optim.get('type') in ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper'):
+        print('AMP is already enabled in the config.')
+    else:
+        optim['type'] = 'AmpOptimWrapper'
+        optim.setdefault('loss_scale', 'dynamic')
+    fallback_amp_to_fp32(cfg)
+
+
+def setup_cpu_distributed(cfg) -> None:
+    """Let ``dist_train.sh``/``dist_test.sh`` run on CPU with gloo.
+
+    mmengine's ``init_dist`` calls ``torch.cuda.set_device`` and the Runner
+    passes ``device_ids`` to DDP; on a CPU-only torch both fail. We start the
+    gloo group ourselves (the Runner then skips ``init_dist``) and use a DDP
+    wrapper that drops ``device_ids`` on CPU.
+    """
+    if cfg.get('launcher', 'none') == 'none' or cuda_available():
+        return
+    cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
+    cfg.env_cfg.dist_cfg['backend'] = 'gloo'
+    wrapper = cfg.get('model_wrapper_cfg') or dict()
+    wrapper['type'] = 'CPUDistributedDataParallel'
+    cfg.model_wrapper_cfg = wrapper
+    if not dist.is_initialized():
+        if 'LOCAL_RANK' not in os.environ:
+            raise RuntimeError(
+                '--launcher pytorch needs the torch.distributed launcher '
+                '(use tools/dist_train.sh or tools/dist_test.sh).')
+        dist.init_process_group(backend='gloo', init_method='env://')
+
+
+def adapt_cfg_to_device(cfg) -> None:
+    """Apply every CPU fallback a config may need before Runner.from_cfg."""
+    fallback_amp_to_fp32(cfg)
+    setup_cpu_distributed(cfg)
+
+
+@MODEL_WRAPPERS.register_module()
+class CPUDistributedDataParallel(MMDistributedDataParallel):
+    """mmengine's DDP wrapper without ``device_ids`` when running on CPU."""
+
+    def __init__(self, module, detect_anomalous_params=False, **kwargs):
+        if not cuda_available():
+            kwargs.pop('device_ids', None)
+            kwargs.pop('output_device', None)
+        super().__init__(
+            module,
+            detect_anomalous_params=detect_anomalous_params,
+            **kwargs)
