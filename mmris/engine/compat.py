@@ -57,7 +57,10 @@ def setup_cpu_distributed(cfg) -> None:
     cfg.setdefault('env_cfg', {}).setdefault('dist_cfg', {})
     cfg.env_cfg.dist_cfg['backend'] = 'gloo'
     wrapper = cfg.get('model_wrapper_cfg') or dict()
-    wrapper['type'] = 'CPUDistributedDataParallel'
+    # A configured subclass (e.g. MaskRISDistributedDataParallel) already
+    # handles CPU; keep it.
+    if not _handles_cpu(wrapper.get('type')):
+        wrapper['type'] = 'CPUDistributedDataParallel'
     cfg.model_wrapper_cfg = wrapper
     if not dist.is_initialized():
         if 'LOCAL_RANK' not in os.environ:
@@ -65,6 +68,15 @@ def setup_cpu_distributed(cfg) -> None:
                 '--launcher pytorch needs the torch.distributed launcher '
                 '(use tools/dist_train.sh or tools/dist_test.sh).')
         dist.init_process_group(backend='gloo', init_method='env://')
+
+
+def _handles_cpu(wrapper_type) -> bool:
+    """Whether a configured wrapper type subclasses the CPU DDP wrapper."""
+    if not isinstance(wrapper_type, str):
+        return False
+    cls = MODEL_WRAPPERS.get(wrapper_type)
+    return isinstance(cls, type) and issubclass(cls,
+                                                CPUDistributedDataParallel)
 
 
 def adapt_cfg_to_device(cfg) -> None:

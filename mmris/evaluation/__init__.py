@@ -1,1 +1,1 @@
-
+from .metrics import RISMetric  # noqa: F401

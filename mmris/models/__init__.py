@@ -1,1 +1,2 @@
 
+from .data_preprocessor import RISDataPreprocessor  # noqa: F401

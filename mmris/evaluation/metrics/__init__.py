@@ -1,1 +1,1 @@
-
+from .ris_metric import RISMetric  # noqa: F401

@@ -1,0 +1,78 @@
+# RefCOCOg (UMD splits, the RefCOCOg columns of CARIS/MaskRIS) for
+# referring image segmentation: 448x448, BERT WordPiece, 20 ids (RefCOCOg
+# sentences are long: many lose [SEP], see BertTokenize).
+# Train: one item per referred object with a random sentence per fetch.
+# Val: every sentence of `val`. Test: every sentence of val and test;
+# RISMetric prints one table per split (keys `val/oIoU`, `test/oIoU`, ...).
+dataset_type = 'RefCOCODataset'
+# DATA_PATH: holds train2014/ and refer/refcocog/ (docs/dataset_prepare.md).
+data_root = 'data/'
+# The BERT tokenizer: a local bert-base-uncased folder, a pkg:// path or a
+# hub name. Edit it here (a leaf config's own `bert_path` does not reach
+# these pipelines).
+bert_path = 'bert-base-uncased'
+img_scale = (448, 448)
+max_tokens = 20
+
+train_pipeline = [
+    # pillow decoding without EXIF rotation, as the reference's PIL loader
+    dict(type='LoadRefImage'),
+    dict(type='LoadRefMask'),
+    # bilinear image / nearest mask through PIL, as torchvision on PIL
+    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow'),
+    dict(type='BertTokenize', tokenizer=bert_path, max_length=max_tokens),
+    dict(type='PackRISInputs'),
+]
+test_pipeline = [
+    dict(type='LoadRefImage'),
+    dict(type='LoadRefMask'),
+    dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow'),
+    dict(type='BertTokenize', tokenizer=bert_path, max_length=max_tokens),
+    dict(type='PackRISInputs'),
+]
+train_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=True),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        dataset='refcocog',
+        split_by='umd',
+        split='train',
+        pipeline=train_pipeline))
+val_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type=dataset_type,
+        data_root=data_root,
+        dataset='refcocog',
+        split_by='umd',
+        split='val',
+        test_mode=True,
+        pipeline=test_pipeline))
+test_dataloader = dict(
+    batch_size=8,
+    num_workers=4,
+    persistent_workers=True,
+    sampler=dict(type='DefaultSampler', shuffle=False),
+    dataset=dict(
+        type='ConcatDataset',
+        # the parts differ only in these metainfo keys
+        ignore_keys=['split', 'split_by', 'dataset_name'],
+        datasets=[
+            dict(
+                type=dataset_type,
+                data_root=data_root,
+                dataset='refcocog',
+                split_by='umd',
+                split=split,
+                test_mode=True,
+                pipeline=test_pipeline) for split in ('val', 'test')
+        ]))
+val_evaluator = dict(type='RISMetric')
+test_evaluator = val_evaluator
