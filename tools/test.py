@@ -93,17 +93,10 @@ def main():
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
 
-    if args.out is not None:
-        evaluators = cfg.test_evaluator
-        if isinstance(evaluators, dict):
-            evaluators = [evaluators]
-        for evaluator in evaluators:
-            evaluator['output_dir'] = osp.dirname(osp.abspath(args.out)) or '.'
-            evaluator['keep_results'] = True
-
     adapt_cfg_to_device(cfg)
     runner = Runner.from_cfg(cfg)
     if args.out is not None:
+        # the raw predictions (masks, logits, sentences) as a pickle
         from mmengine.evaluator import DumpResults
         runner.test_evaluator.metrics.append(
             DumpResults(out_file_path=args.out))

@@ -39,13 +39,15 @@ class RefCOCODataset(BaseDataset):
     Args:
         data_root (str): The ``DATA_PATH`` holding ``train2014/`` and
             ``refer/``. Defaults to 'data/'.
-        dataset (str): 'refcoco', 'refcoco+', 'refcocog' or 'refcocom'.
-        split_by (str, optional): 'unc' (refcoco, refcoco+), 'google'
-            (refcoco, refcocog), 'umd' (refcocog) or 'mix' (refcocom).
-            Defaults to unc / unc / umd / mix.
+        dataset (str): 'refcoco', 'refcoco+', 'refcocog', 'refcocom' or
+            'shapes' (the synthetic set of ``mmris.datasets.synthetic``).
+        split_by (str, optional): 'unc' (refcoco, refcoco+, shapes),
+            'google' (refcoco, refcocog), 'umd' (refcocog) or 'mix'
+            (refcocom). Defaults to unc / unc / umd / mix / unc.
         split (str): 'train', 'val', 'testA', 'testB' (unc), 'test' (umd,
-            refcoco google; for unc REFER's alias of testA + testB).
-            refcocom accepts the splits its file holds.
+            refcoco google; for refcoco(+) unc REFER's alias of testA +
+            testB). refcocom accepts the splits its file holds; shapes has
+            'train', 'val', 'testA', 'testB' and 'testOcc'.
         ann_root (str): Folder of the REFER dataset folders, relative to
             ``data_root`` unless absolute. Defaults to 'refer/'. refcocom is
             also looked for in ``data_root/refcocom``.

@@ -14,6 +14,8 @@ Layout (the seed's ``DATA_PATH``)::
         refer/refcoco+/{instances.json, refs(unc).p}
         refer/refcocog/{instances.json, refs(umd).p, refs(google).p}
         refer/refcocom/{instances.json, refs(mix).p}   (or DATA_PATH/refcocom)
+        refer/shapes/{instances.json, refs(unc).p}     (synthetic, see
+                                                        docs/demo_data.md)
 """
 import gc
 import json
@@ -35,13 +37,16 @@ REFER_SPLITS: Dict[Tuple[str, str], Tuple[str, ...]] = {
     ('refcocog', 'umd'): ('train', 'val', 'test'),
     ('refcocog', 'google'): ('train', 'val'),
     ('refcocom', 'mix'): (),
+    # The synthetic shapes set of mmris.datasets.synthetic (docs/demo_data.md)
+    ('shapes', 'unc'): ('train', 'val', 'testA', 'testB', 'testOcc'),
 }
-DATASETS = ('refcoco', 'refcoco+', 'refcocog', 'refcocom')
+DATASETS = ('refcoco', 'refcoco+', 'refcocog', 'refcocom', 'shapes')
 DEFAULT_SPLIT_BY = {
     'refcoco': 'unc',
     'refcoco+': 'unc',
     'refcocog': 'umd',
-    'refcocom': 'mix'
+    'refcocom': 'mix',
+    'shapes': 'unc'
 }
 # REFER also accepts 'test' for unc: every ref whose split contains 'test'.
 SPLIT_ALIASES = {
