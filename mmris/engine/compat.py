@@ -5,6 +5,7 @@ import warnings
 import torch
 import torch.distributed as dist
 from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import MODEL_WRAPPERS as ROOT_MODEL_WRAPPERS
 
 from mmris.registry import MODEL_WRAPPERS
 
@@ -85,7 +86,6 @@ def adapt_cfg_to_device(cfg) -> None:
     setup_cpu_distributed(cfg)
 
 
-@MODEL_WRAPPERS.register_module()
 class CPUDistributedDataParallel(MMDistributedDataParallel):
     """mmengine's DDP wrapper without ``device_ids`` when running on CPU."""
 
@@ -97,3 +97,11 @@ class CPUDistributedDataParallel(MMDistributedDataParallel):
             module,
             detect_anomalous_params=detect_anomalous_params,
             **kwargs)
+
+
+MODEL_WRAPPERS.register_module(module=CPUDistributedDataParallel)
+# Runner.wrap_model looks the wrapper up with ``get`` on mmengine's *root*
+# registry, which (unlike ``build``) ignores the default scope and cannot
+# reach mmris, a grandchild (mmengine -> mmseg -> mmris). Register it there
+# too so ``model_wrapper_cfg=dict(type='CPUDistributedDataParallel')`` works.
+ROOT_MODEL_WRAPPERS.register_module(module=CPUDistributedDataParallel)
