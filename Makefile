@@ -30,8 +30,14 @@ $(STAMP): setup.py requirements/runtime.txt requirements/tests.txt requirements/
 test: venv
 	$(PY) -m pytest tests
 
+SMOKE_CONFIG := configs/demo/textblind_fcn_refer-sample.py
+
+# Until the MaskRIS demo lands: a smoke run of the whole toolchain on the
+# bundled real-annotation sample (build data, train, evaluate).
 smoke: venv
-	$(PY) tools/train.py configs/demo/smoke_tiny.py --work-dir work_dirs/smoke
+	$(PY) tools/misc/make_refer_sample.py data/refer_sample
+	$(PY) tools/train.py $(SMOKE_CONFIG) --work-dir work_dirs/smoke
+	$(PY) tools/test.py $(SMOKE_CONFIG) work_dirs/smoke/epoch_2.pth --work-dir work_dirs/smoke
 
 demo: smoke
 
