@@ -1,8 +1,10 @@
 """The ``mmris`` registry scope.
 
-Every registry is a child of mmseg's, so a config with ``default_scope='mmris'``
-finds mmris modules first, then mmseg's (and, through mmseg, mmengine's), and
-reaches mmdet's with the ``mmdet.`` prefix.
+Every registry is a child of mmseg's, so a config with
+``default_scope='mmris'`` finds mmris modules first, then mmseg's (and,
+through mmseg, mmengine's), and reaches mmdet's with the ``mmdet.`` prefix.
+Note: mmengine code that calls ``get`` on a *root* registry (not ``build``)
+cannot see mmris, a grandchild; see ``mmris/engine/compat.py``.
 """
 from mmengine.registry import Registry
 from mmseg.registry import DATA_SAMPLERS as MMSEG_DATA_SAMPLERS

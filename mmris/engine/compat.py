@@ -24,7 +24,8 @@ def fallback_amp_to_fp32(cfg) -> bool:
     optim = cfg.get('optim_wrapper')
     if cuda_available() or optim is None:
         return False
-    if optim.get('type') not in ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper'):
+    if optim.get('type') not in ('AmpOptimWrapper',
+                                 'mmengine.AmpOptimWrapper'):
         return False
     warnings.warn('AMP (AmpOptimWrapper) needs a CUDA device and none is '
                   'available: training in fp32 with OptimWrapper instead.')

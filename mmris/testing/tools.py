@@ -5,7 +5,6 @@ import socket
 import subprocess
 import sys
 
-
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # seconds-long text-blind model on the real-annotation sample
 SMOKE_CONFIG = osp.join(REPO, 'configs', 'demo',
@@ -25,7 +24,8 @@ def tool_env():
     env = dict(os.environ)
     env['PATH'] = osp.dirname(sys.executable) + os.pathsep + env['PATH']
     env['PYTHONPATH'] = REPO + os.pathsep + env.get('PYTHONPATH', '')
-    env.update(HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1', OMP_NUM_THREADS='1')
+    env.update(
+        HF_HUB_OFFLINE='1', TRANSFORMERS_OFFLINE='1', OMP_NUM_THREADS='1')
     return env
 
 
@@ -48,5 +48,3 @@ def run_tool(args, timeout=600, env=None):
     assert proc.returncode == 0, f'{" ".join(map(str, args))} failed:\n' + \
         proc.stdout[-6000:]
     return proc.stdout
-
-

@@ -1,6 +1,7 @@
 """Shims that keep mmengine 0.10.7 working on today's torch.
 
-Each shim is small, logged once and covered by ``tests/test_utils/test_compat.py``.
+Each shim is small, logged once and covered by
+``tests/test_utils/test_compat.py``.
 """
 import os
 
