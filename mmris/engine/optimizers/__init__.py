@@ -1,0 +1,3 @@
+from .caris_constructor import CARISOptimWrapperConstructor, caris_group
+
+__all__ = ['CARISOptimWrapperConstructor', 'caris_group']

@@ -1,0 +1,3 @@
+from .warmup_poly import WarmupPolyLR, WarmupPolyParamScheduler
+
+__all__ = ['WarmupPolyLR', 'WarmupPolyParamScheduler']

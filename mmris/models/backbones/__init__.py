@@ -1,1 +1,4 @@
+from .prompt_encoder import CARISPromptEncoder
+from .swin import CARISSwinTransformer
 
+__all__ = ['CARISSwinTransformer', 'CARISPromptEncoder']

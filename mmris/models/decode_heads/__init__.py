@@ -1,1 +1,3 @@
+from .caris_head import CARISHead
 
+__all__ = ['CARISHead']

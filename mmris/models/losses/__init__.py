@@ -1,1 +1,3 @@
+from .ris_ce_loss import RISCrossEntropyLoss
 
+__all__ = ['RISCrossEntropyLoss']

@@ -22,6 +22,7 @@ from typing import Dict, Optional, Sequence, Tuple, Union
 import torch
 import torch.nn.functional as F
 from mmengine.optim import OptimWrapper
+from mmengine.registry import MODEL_WRAPPERS as ROOT_MODEL_WRAPPERS
 from torch import Tensor
 
 from mmris.engine.compat import CPUDistributedDataParallel
@@ -307,3 +308,8 @@ class MaskRISDistributedDataParallel(CPUDistributedDataParallel):
         if isinstance(self.module, MaskRISSegmentor):
             return self.module.train_step(data, optim_wrapper, model=self)
         return super().train_step(data, optim_wrapper)
+
+
+# Runner.wrap_model looks wrappers up in mmengine's root registry, which
+# cannot see mmris's (see mmris/engine/compat.py); register it there too.
+ROOT_MODEL_WRAPPERS.register_module(module=MaskRISDistributedDataParallel)

@@ -1,1 +1,4 @@
+from .bert import BertTextEncoder
+from .conditional_prompt import ConditionalPrompt
 
+__all__ = ['BertTextEncoder', 'ConditionalPrompt']
