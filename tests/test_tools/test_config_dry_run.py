@@ -29,6 +29,19 @@ def parse_options(options):
     return namespace.opts
 
 
+def shrink_images(node, scale=(128, 128)):
+    """Every ``Resize`` of the config to ``scale`` (a multiple of the
+    32-pixel MaskRIS patch): the toy model's cost drops ~12x from 448."""
+    if isinstance(node, dict):
+        if node.get('type') == 'Resize':
+            node['scale'] = scale
+        for child in node.values():
+            shrink_images(child, scale)
+    elif isinstance(node, list):
+        for child in node:
+            shrink_images(child, scale)
+
+
 def load(config, data_root, work_dir):
     from mmris.utils.tool_cfg import load_tool_config
     args = Namespace(
@@ -36,7 +49,9 @@ def load(config, data_root, work_dir):
         launcher='none',
         work_dir=str(work_dir),
         cfg_options=parse_options(tiny_model_options(data_root, 1)))
-    return load_tool_config(args)
+    cfg = load_tool_config(args)
+    shrink_images(cfg._cfg_dict)
+    return cfg
 
 
 @pytest.mark.parametrize('config', ALIASES, ids=osp.basename)
