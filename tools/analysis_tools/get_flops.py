@@ -113,7 +113,7 @@ def main():
         if name == 'Global' or depth > 2:
             continue
         flops = sum(per_module[name].values())
-        print(f'  {name:<40}{flops / 1e9:>10.2f}')
+        print(f'  {name:<52}{flops / 1e9:>10.2f}')
 
 
 if __name__ == '__main__':
