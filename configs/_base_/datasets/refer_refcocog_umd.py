@@ -8,8 +8,9 @@ dataset_type = 'RefCOCODataset'
 # DATA_PATH: holds train2014/ and refer/refcocog/ (docs/dataset_prepare.md).
 data_root = 'data/'
 # The BERT tokenizer: a local bert-base-uncased folder, a pkg:// path or a
-# hub name. Edit it here (a leaf config's own `bert_path` does not reach
-# these pipelines).
+# hub name. A leaf config's (or --cfg-options') `bert_path` and `data_root`
+# replace these everywhere when run through tools/train.py / test.py
+# (mmris/utils/config_paths.py).
 bert_path = 'bert-base-uncased'
 img_scale = (448, 448)
 max_tokens = 20
