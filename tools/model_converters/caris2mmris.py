@@ -13,6 +13,7 @@ import os.path as osp
 import sys
 
 import torch
+from mmengine.config import DictAction
 
 
 def parse_args():
@@ -22,19 +23,27 @@ def parse_args():
     parser.add_argument('dst', help='output mmris checkpoint')
     parser.add_argument(
         '--config', help='check that the result loads into this config')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of --config (key=value)')
     return parser.parse_args()
 
 
-def check_against_config(state_dict, config):
+def check_against_config(state_dict, config, cfg_options=None):
+    """Load strictly into the config's model; print every mismatch."""
     from mmengine.config import Config
 
     from mmris.registry import MODELS
     from mmris.utils import register_all_modules
+    from mmris.utils.config_paths import apply_config_paths
     register_all_modules()
     cfg = Config.fromfile(config)
-    # the weights come from the checkpoint: skip pretrained loading
-    cfg.model.backbone.vis_encoder.pretrained = None
-    model = MODELS.build(cfg.model)
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    apply_config_paths(cfg)
+    model = MODELS.build(cfg.model)  # weights come from the checkpoint
     result = model.load_state_dict(state_dict, strict=False)
     for kind in ('missing_keys', 'unexpected_keys'):
         keys = getattr(result, kind)
@@ -54,7 +63,7 @@ def main():
     print(f'{len(state_dict)} tensors converted; dropped: {dropped or "-"}')
     ok = True
     if args.config:
-        ok = check_against_config(state_dict, args.config)
+        ok = check_against_config(state_dict, args.config, args.cfg_options)
     os.makedirs(osp.dirname(osp.abspath(args.dst)), exist_ok=True)
     tmp = args.dst + '.tmp'
     torch.save(
