@@ -45,7 +45,15 @@ def parse_args():
 
 def main():
     args = parse_args()
+    from mmris.utils.registry_hints import registry_hints
 
+    # an unknown ``type`` name gets a "did you mean ...?" suggestion
+    with registry_hints():
+        run(args)
+
+
+def run(args):
+    """Load the config, build the Runner and train."""
     from mmris.engine import adapt_cfg_to_device, enable_amp
     from mmris.utils.tool_cfg import load_tool_config
     cfg = load_tool_config(args)

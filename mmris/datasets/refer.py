@@ -59,13 +59,23 @@ REF_KEYS = ('ref_id', 'ann_id', 'image_id', 'split', 'sentences')
 def check_dataset_args(dataset: str, split_by: Optional[str]) -> str:
     """Validate a dataset name and return its split_by (default filled in).
 
+    A name outside :data:`DATASETS` is a user's own data set in the REFER
+    layout (``refer/<dataset>/refs(<split_by>).p`` + ``instances.json``); it
+    needs an explicit ``split_by`` and its splits are read from the file.
+
     Raises:
-        ValueError: unknown dataset, or a split_by it does not have, with
-            the valid values in the message.
+        ValueError: unknown dataset without ``split_by``, or a known dataset
+            with a split_by it does not have, with the valid values in the
+            message.
     """
     if dataset not in DATASETS:
-        raise ValueError(f'unknown dataset "{dataset}"; valid datasets: '
-                         f'{", ".join(DATASETS)}')
+        if split_by:
+            return split_by
+        raise ValueError(
+            f'unknown dataset "{dataset}"; valid datasets: '
+            f'{", ".join(DATASETS)}. For your own data set in the REFER '
+            'layout, also give split_by (the <split_by> of its '
+            'refs(<split_by>).p file).')
     if split_by is None:
         return DEFAULT_SPLIT_BY[dataset]
     valid = [sb for (ds, sb) in REFER_SPLITS if ds == dataset]
@@ -78,9 +88,10 @@ def check_dataset_args(dataset: str, split_by: Optional[str]) -> str:
 def valid_splits(dataset: str, split_by: str) -> Tuple[str, ...]:
     """The split names accepted for a (dataset, split_by) pair.
 
-    Empty for ``refcocom``, whose splits are whatever its file holds.
+    Empty for ``refcocom`` and user data sets, whose splits are whatever
+    their file holds.
     """
-    return REFER_SPLITS[(dataset, split_by)] + SPLIT_ALIASES.get(
+    return REFER_SPLITS.get((dataset, split_by), ()) + SPLIT_ALIASES.get(
         (dataset, split_by), ())
 
 

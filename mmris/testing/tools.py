@@ -92,3 +92,40 @@ def tiny_model_options(data_root: str, batch_size: int = 2) -> list:
             f'{split}_dataloader.persistent_workers=False'
         ]
     return options
+
+
+def shrink_images(node, scale=(128, 128)) -> None:
+    """Set every ``Resize`` of a (nested) config to ``scale`` (keep it a
+    multiple of the 32-pixel MaskRIS patch): toy models then run ~12x
+    faster than at 448."""
+    if isinstance(node, dict):
+        if node.get('type') == 'Resize':
+            node['scale'] = scale
+        for child in node.values():
+            shrink_images(child, scale)
+    elif isinstance(node, list):
+        for child in node:
+            shrink_images(child, scale)
+
+
+def dry_run_config(config: str, options: list, work_dir: str,
+                   scale=(128, 128)):
+    """Load ``config`` as tools/train.py would with ``--cfg-options
+    options`` (strings), with small images and the CPU fallbacks applied."""
+    from argparse import Namespace
+
+    from mmengine.config import DictAction
+
+    from mmris.engine import adapt_cfg_to_device
+    from mmris.utils.tool_cfg import load_tool_config
+    parsed = Namespace()
+    DictAction(option_strings=[], dest='opts')(None, parsed, options)
+    cfg = load_tool_config(
+        Namespace(
+            config=config,
+            launcher='none',
+            work_dir=str(work_dir),
+            cfg_options=parsed.opts))
+    shrink_images(cfg._cfg_dict, scale)
+    adapt_cfg_to_device(cfg)
+    return cfg

@@ -3,6 +3,8 @@
 Each shim is small, logged once and covered by
 ``tests/test_utils/test_compat.py``.
 """
+import builtins
+import contextlib
 import os
 
 import torch
@@ -36,13 +38,99 @@ def load_local_checkpoint(filename, map_location=None):
         ) from err
 
 
+def _is_local_path(filename) -> bool:
+    """A plain file-system path (no ``scheme://`` prefix)."""
+    return isinstance(filename, (str, os.PathLike)) and \
+        '://' not in os.fspath(filename)
+
+
+@contextlib.contextmanager
+def atomic_write(path, mode='wb', **kwargs):
+    """Open ``<path>.tmp`` for writing and move it onto ``path`` on success.
+
+    The data is flushed and fsync'ed before ``os.replace`` (atomic on POSIX
+    and Windows), so ``path`` always holds either its old content or the
+    complete new one; on any error (or a kill) the temporary file is removed
+    or left under the ``.tmp`` name, never under the final one.
+    """
+    path = os.fspath(path)
+    tmp = f'{path}.tmp'
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    try:
+        with builtins.open(tmp, mode, **kwargs) as f:
+            yield f
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.remove(tmp)
+        raise
+
+
+def atomic_save_checkpoint(checkpoint,
+                           filename,
+                           file_client_args=None,
+                           backend_args=None):
+    """mmengine's ``save_checkpoint`` with an atomic write for local paths.
+
+    mmengine 0.10.7 writes the bytes straight to the final name, so a kill
+    during the write leaves a truncated ``epoch_N.pth`` that ``--resume``
+    then fails on. Remote backends (and explicit file-client/backend
+    arguments) keep mmengine's behaviour.
+    """
+    if not _is_local_path(filename) or file_client_args is not None or \
+            backend_args is not None:
+        return _ORIGINALS['save_checkpoint'](
+            checkpoint,
+            filename,
+            file_client_args=file_client_args,
+            backend_args=backend_args)
+    with atomic_write(filename, 'wb') as f:
+        torch.save(checkpoint, f)
+
+
+def _checkpoint_hook_open(file, mode='r', *args, **kwargs):
+    """``open`` for mmengine's CheckpointHook: the ``last_checkpoint``
+    pointer is written atomically, everything else is plain ``open``."""
+    if 'w' in mode and _is_local_path(file) and \
+            os.path.basename(os.fspath(file)) == 'last_checkpoint':
+        return atomic_write(file, mode, *args, **kwargs)
+    return builtins.open(file, mode, *args, **kwargs)
+
+
+_ORIGINALS = {}
+
+
+def patch_atomic_checkpoints() -> None:
+    """Make checkpoint files and the ``last_checkpoint`` pointer atomic.
+
+    Patched names: ``mmengine.runner.runner.save_checkpoint`` (what
+    ``Runner.save_checkpoint``, hence ``CheckpointHook``, calls),
+    ``mmengine.runner.save_checkpoint`` and
+    ``mmengine.runner.checkpoint.save_checkpoint``; and ``open`` inside
+    ``mmengine.hooks.checkpoint_hook`` (module globals shadow builtins),
+    used only for the pointer file.
+    """
+    import mmengine.hooks.checkpoint_hook as hook_module
+    import mmengine.runner as runner_pkg
+    import mmengine.runner.checkpoint as ckpt_module
+    import mmengine.runner.runner as runner_module
+    _ORIGINALS.setdefault('save_checkpoint', ckpt_module.save_checkpoint)
+    for module in (runner_module, runner_pkg, ckpt_module):
+        module.save_checkpoint = atomic_save_checkpoint
+    hook_module.open = _checkpoint_hook_open
+
+
 def apply_runtime_patches():
-    """Register the trusted local checkpoint loader (once per process)."""
+    """Register the trusted local checkpoint loader and the atomic
+    checkpoint writes (once per process)."""
     global _PATCHED
     if _PATCHED:
         return
     CheckpointLoader.register_scheme(prefixes='', force=True)(
         load_local_checkpoint)
+    patch_atomic_checkpoints()
     _PATCHED = True
     print_log(
         'mmris: local checkpoints load with weights_only=False '

@@ -22,6 +22,9 @@ def test_dataset_args_and_splits():
             match='valid datasets: refcoco, '
             r'refcoco\+, refcocog, refcocom'):
         check_dataset_args('refclef', None)
+    # a user's own REFER-format data set: split_by given, splits from file
+    assert check_dataset_args('mydata', 'unc') == 'unc'
+    assert valid_splits('mydata', 'unc') == ()
     with pytest.raises(ValueError, match='valid: unc$'):
         check_dataset_args('refcoco+', 'google')
     assert valid_splits('refcocog', 'google') == ('train', 'val')

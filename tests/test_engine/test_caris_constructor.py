@@ -1,3 +1,4 @@
+import pytest
 import torch.nn as nn
 
 from mmris.engine.optimizers import CARISOptimWrapperConstructor, caris_group
@@ -73,3 +74,25 @@ def test_six_groups_with_lr_and_decay():
         (8, 1e-4, 0.01),  # head GroupNorm (decayed), frozen left out
     ]
     assert wrapper.optimizer.defaults['betas'] == (0.9, 0.999)
+
+
+def test_vision_lr_mult_overrides_encoder_lr_mult_for_vision_only():
+    constructor = CARISOptimWrapperConstructor(
+        dict(
+            type='OptimWrapper',
+            optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01),
+            paramwise_cfg=dict(encoder_lr_mult=0.1, vision_lr_mult=1.0)))
+    groups = constructor(Named()).optimizer.param_groups
+    # text groups keep 0.1 x lr, vision groups get the full lr, head too
+    assert [g['lr'] for g in groups] == pytest.approx(
+        [1e-4, 1e-4, 1e-3, 1e-3, 1e-3, 1e-3])
+
+
+def test_unknown_paramwise_key_is_an_error():
+    constructor = CARISOptimWrapperConstructor(
+        dict(
+            type='OptimWrapper',
+            optimizer=dict(type='AdamW', lr=1e-3),
+            paramwise_cfg=dict(decoder_lr_mult=2.0)))
+    with pytest.raises(KeyError, match='decoder_lr_mult'):
+        constructor(Named())

@@ -6,13 +6,11 @@ into toy-width, randomly initialised models on the real-annotation sample
 """
 import glob
 import os.path as osp
-from argparse import Namespace
 
 import pytest
-from mmengine.config import DictAction
 
-from mmris.testing.tools import (REPO, free_port, run_tool, tiny_model_options,
-                                 tool_env)
+from mmris.testing.tools import (REPO, dry_run_config, free_port, run_tool,
+                                 tiny_model_options, tool_env)
 
 CONFIGS = sorted(
     glob.glob(osp.join(REPO, 'configs', 'maskris', 'maskris_*.py')) +
@@ -20,38 +18,6 @@ CONFIGS = sorted(
 ALIASES = sorted(
     glob.glob(osp.join(REPO, 'configs', 'maskris', 'ref*.py')) +
     glob.glob(osp.join(REPO, 'configs', 'caris', 'ref*.py')))
-
-
-def parse_options(options):
-    """What ``--cfg-options`` makes of the strings."""
-    namespace = Namespace()
-    DictAction(option_strings=[], dest='opts')(None, namespace, options)
-    return namespace.opts
-
-
-def shrink_images(node, scale=(128, 128)):
-    """Every ``Resize`` of the config to ``scale`` (a multiple of the
-    32-pixel MaskRIS patch): the toy model's cost drops ~12x from 448."""
-    if isinstance(node, dict):
-        if node.get('type') == 'Resize':
-            node['scale'] = scale
-        for child in node.values():
-            shrink_images(child, scale)
-    elif isinstance(node, list):
-        for child in node:
-            shrink_images(child, scale)
-
-
-def load(config, data_root, work_dir):
-    from mmris.utils.tool_cfg import load_tool_config
-    args = Namespace(
-        config=config,
-        launcher='none',
-        work_dir=str(work_dir),
-        cfg_options=parse_options(tiny_model_options(data_root, 1)))
-    cfg = load_tool_config(args)
-    shrink_images(cfg._cfg_dict)
-    return cfg
 
 
 @pytest.mark.parametrize('config', ALIASES, ids=osp.basename)
@@ -69,12 +35,9 @@ def test_short_names_are_aliases(config):
 @pytest.mark.parametrize('config', CONFIGS, ids=osp.basename)
 def test_dry_run_trains_and_evaluates(config, refcocom_data_root, tmp_path):
     from mmengine.runner import Runner
-
-    from mmris.engine import adapt_cfg_to_device
     data_root, _ = refcocom_data_root
-    cfg = load(config, data_root, tmp_path)
+    cfg = dry_run_config(config, tiny_model_options(data_root, 1), tmp_path)
     assert cfg.train_dataloader.dataset.data_root == data_root
-    adapt_cfg_to_device(cfg)
     runner = Runner.from_cfg(cfg)
     runner.train()
     assert runner.iter >= 2

@@ -2,16 +2,39 @@
 import os.path as osp
 from typing import Optional
 
+import numpy as np
 from mmcv.transforms import BaseTransform, LoadImageFromFile
+from mmengine.logging import print_log
+from PIL import Image
 
 from mmris.registry import TRANSFORMS
-from ..refer import decode_segmentation
+from ..refer import decode_segmentation, valid_polygons
 
 
 def _where(results: dict) -> str:
     """'ref_id=.. sent_id=..' of a sample, for error messages."""
     keys = ('dataset_name', 'split', 'ref_id', 'ann_id', 'sent_id')
     return ' '.join(f'{k}={results[k]}' for k in keys if k in results)
+
+
+def _load_16bit_png(path: str) -> Optional[np.ndarray]:
+    """A 16-bit PNG as BGR uint8 (top 8 bits), or None for other files."""
+    with Image.open(path) as img:
+        if not img.mode.startswith('I'):
+            return None
+        pixels = np.asarray(img, dtype=np.uint32)
+    if pixels.ndim == 3:  # pillow gives one channel for 'I;16'; be safe
+        pixels = pixels[..., 0]
+    gray = (np.clip(pixels, 0, 65535) >> 8).astype(np.uint8)
+    return np.repeat(gray[..., None], 3, axis=2)
+
+
+def _fill_image(results: dict, img: np.ndarray, to_float32: bool) -> dict:
+    """Set the keys ``LoadImageFromFile`` sets."""
+    results['img'] = img.astype(np.float32) if to_float32 else img
+    results['img_shape'] = img.shape[:2]
+    results['ori_shape'] = img.shape[:2]
+    return results
 
 
 @TRANSFORMS.register_module()
@@ -29,6 +52,10 @@ class LoadRefImage(LoadImageFromFile):
     (corrupt or truncated JPEG) raises ``OSError``; both name the file and
     the sample. With ``ignore_empty=True`` (opt-in) both return None
     instead, and mmengine's dataset fetches another sample in training.
+
+    Grayscale and RGBA files load as 3-channel uint8 (pillow's RGB
+    conversion). 16-bit PNGs, which pillow would clip to 255, are scaled to
+    8 bits (``value >> 8``) instead (see docs/robustness.md).
 
     Args:
         imdecode_backend (str): Defaults to 'pillow'.
@@ -56,6 +83,11 @@ class LoadRefImage(LoadImageFromFile):
                 'COCO train2014 JPEGs under DATA_PATH/train2014 (check with '
                 'tools/misc/check_dataset.py).')
         try:
+            if local and path.lower().endswith('.png'):
+                high_depth = _load_16bit_png(path)
+                if high_depth is not None:
+                    return _fill_image(results, high_depth,
+                                       self.to_float32)
             return super().transform(results)
         except FileNotFoundError:
             raise
@@ -82,11 +114,44 @@ class LoadRefMask(BaseTransform):
     same array, kept for the original-size evaluation after ``Resize``
     replaces ``gt_seg_map``), and ``'gt_seg_map'`` in ``seg_fields``.
 
+    A polygon segmentation without any polygon of >= 3 points (an empty or
+    degenerate annotation) gives, by default, an all-background mask and a
+    warning naming the sample (logged once per ref); the loss of such a
+    sample is the plain background cross-entropy, finite and defined.
+
+    Args:
+        empty_polygon (str): 'zeros' (default: all-background mask and a
+            warning) or 'error' (raise ``ValueError``).
+
     Raises:
         ValueError: the decoded image does not have the size recorded in
             ``instances.json`` (a wrong or re-encoded file would give a
             misaligned mask), or the segmentation is unusable.
     """
+
+    def __init__(self, empty_polygon: str = 'zeros') -> None:
+        if empty_polygon not in ('zeros', 'error'):
+            raise ValueError('empty_polygon must be "zeros" or "error", '
+                             f'got "{empty_polygon}"')
+        self.empty_polygon = empty_polygon
+        self._warned_refs = set()
+
+    def _empty_mask(self, results: dict, height: int, width: int,
+                    err: ValueError) -> np.ndarray:
+        """The all-background mask of an empty polygon list (or raise)."""
+        if self.empty_polygon == 'error':
+            raise ValueError(f'cannot rasterise the mask of '
+                             f'{_where(results)}: {err}') from err
+        key = results.get('ref_id', results.get('img_path'))
+        if key not in self._warned_refs:
+            self._warned_refs.add(key)
+            print_log(
+                f'LoadRefMask: {_where(results) or results.get("img_path")} '
+                f'has no usable polygon ({err}); using an empty '
+                '(all-background) mask.',
+                logger='current',
+                level=30)
+        return np.zeros((height, width), dtype=np.uint8)
 
     def transform(self, results: dict) -> dict:
         height, width = results['ori_height'], results['ori_width']
@@ -97,11 +162,16 @@ class LoadRefMask(BaseTransform):
                 f'{shape[0]}x{shape[1]} (HxW) but its annotation says '
                 f'{height}x{width} ({_where(results)}); the file is not the '
                 'COCO train2014 original. Replace it.')
+        segmentation = results['segmentation']
         try:
-            mask = decode_segmentation(results['segmentation'], height, width)
+            mask = decode_segmentation(segmentation, height, width)
         except ValueError as err:
-            raise ValueError(f'cannot rasterise the mask of '
-                             f'{_where(results)}: {err}') from err
+            if isinstance(segmentation, list) and \
+                    not valid_polygons(segmentation):
+                mask = self._empty_mask(results, height, width, err)
+            else:
+                raise ValueError(f'cannot rasterise the mask of '
+                                 f'{_where(results)}: {err}') from err
         results['gt_seg_map'] = mask
         results['ori_gt_seg_map'] = mask
         fields = results.setdefault('seg_fields', [])
@@ -110,4 +180,5 @@ class LoadRefMask(BaseTransform):
         return results
 
     def __repr__(self) -> str:
-        return f'{self.__class__.__name__}()'
+        return (f'{self.__class__.__name__}('
+                f'empty_polygon={self.empty_polygon!r})')

