@@ -27,13 +27,14 @@ import os
 import os.path as osp
 import warnings
 from pathlib import Path
-from typing import Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
 import mmcv
 import numpy as np
 import torch
 from mmcv.transforms import Compose
 from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import init_default_scope
 from mmengine.runner import load_checkpoint
@@ -355,6 +356,10 @@ class RISInferencer(BaseInferencer):
         self.image_pipeline = Compose(image_part)
         self.text_pipeline = Compose(text_part)
         return Compose(image_part + text_part)
+
+    def _init_collate(self, cfg: Config) -> Callable:
+        """mmengine's ``pseudo_collate`` (what RIS data loaders use)."""
+        return pseudo_collate
 
     def _init_visualizer(self, cfg: Config) -> None:
         """Drawing is done by :func:`mmris.visualization.draw_ris_result`."""

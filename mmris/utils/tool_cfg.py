@@ -87,7 +87,7 @@ def _check_pipelines(key: str, dataset_cfg) -> None:
     if not isinstance(dataset_cfg, dict):
         return
     for index, child in enumerate(dataset_cfg.get('datasets') or []):
-        _check_pipelines(f'{key}.datasets[{index}]', child)
+        _check_pipelines(f'{key}.datasets.{index}', child)
     _check_pipelines(f'{key}.dataset', dataset_cfg.get('dataset'))
     from mmris.registry import TRANSFORMS
     for index, transform in enumerate(dataset_cfg.get('pipeline') or []):
@@ -97,5 +97,5 @@ def _check_pipelines(key: str, dataset_cfg) -> None:
             TRANSFORMS.build(transform)
         except (ValueError, TypeError, AssertionError) as err:
             raise ValueError(
-                f'{key}.pipeline[{index}] ({transform.get("type")}): '
+                f'{key}.pipeline.{index} ({transform.get("type")}): '
                 f'{err} (check the config and --cfg-options).') from err
