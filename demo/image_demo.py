@@ -40,20 +40,20 @@ import mmcv
 import numpy as np
 from mmengine.config import Config, DictAction
 
-IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff',
-                    '.webp')
+IMAGE_EXTENSIONS = ('.jpg', '.jpeg', '.png', '.bmp', '.tif', '.tiff', '.webp')
 
 
 def build_parser() -> ArgumentParser:
     """The command line of the demo."""
     parser = ArgumentParser(
+        usage='%(prog)s IMAGE_OR_FOLDER [SENTENCE ...] CONFIG [options]',
         description='Referring image segmentation of your own images',
         epilog='Positionals: IMAGE_OR_FOLDER [SENTENCE ...] CONFIG (the '
         'last one is the .py config; those in between are sentences).')
     parser.add_argument(
         'positionals',
         nargs='+',
-        metavar='IMAGE [SENTENCE ...] CONFIG',
+        metavar='ARG',
         help='image file or folder, the sentences, then the config file')
     parser.add_argument('--weights', help='checkpoint file')
     parser.add_argument(
@@ -135,8 +135,7 @@ def collect_folder(folder: str, texts_json: str,
             raise ValueError(f'{texts_json} must map image file names to '
                              'sentences (a non-empty JSON object)')
         missing = [
-            name for name in mapping
-            if not osp.isfile(osp.join(folder, name))
+            name for name in mapping if not osp.isfile(osp.join(folder, name))
         ]
         if missing:
             raise FileNotFoundError(f'{texts_json} names images that are '
@@ -173,6 +172,9 @@ def write_out_file(out_file: str, result: dict) -> List[str]:
 
 def main(argv=None) -> int:
     args = parse_args(argv)
+    if not osp.exists(args.image):
+        raise FileNotFoundError(f'image or folder "{args.image}" does not '
+                                'exist')
     from mmris.apis import RISInferencer
 
     if args.weights is None:

@@ -88,6 +88,10 @@ def run(args):
         cfg.test_dataloader.dataset.pipeline = cfg.tta_pipeline
         cfg.tta_model.module = cfg.model
         cfg.model = cfg.tta_model
+    else:
+        # a checkpoint of another model is refused instead of scored
+        cfg.custom_hooks = list(cfg.get('custom_hooks', None) or []) + \
+            [dict(type='CheckpointMatchHook')]
 
     adapt_cfg_to_device(cfg)
     runner = Runner.from_cfg(cfg)

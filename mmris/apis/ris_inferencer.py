@@ -27,7 +27,8 @@ import os
 import os.path as osp
 import warnings
 from pathlib import Path
-from typing import Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
+from typing import (Callable, Dict, Iterator, List, Optional, Sequence, Tuple,
+                    Union)
 
 import mmcv
 import numpy as np
@@ -48,6 +49,8 @@ from mmris.utils.config_paths import apply_config_paths
 
 ImageType = Union[str, Path, np.ndarray]
 TextType = Union[str, Sequence[str]]
+ImagesType = Union[ImageType, Sequence[ImageType]]
+TextsType = Union[TextType, Sequence[TextType]]
 
 # Transforms that read files or ground truth; the inferencer loads the
 # image itself and has no mask.
@@ -135,6 +138,9 @@ def load_image(image: ImageType) -> np.ndarray:
     """
     if isinstance(image, (str, Path)):
         path = str(image)
+        if osp.isdir(path):
+            raise ValueError(f'"{path}" is a folder; pass its image files '
+                             '(demo/image_demo.py has a folder mode)')
         if not osp.isfile(path):
             raise FileNotFoundError(f'image "{path}" does not exist')
         try:
@@ -167,13 +173,19 @@ def check_sentences(sentences: TextType, where: str) -> List[str]:
     return sentences
 
 
+def _describe(image: ImageType, index: int) -> str:
+    """'image 3' or 'image 3 (path)' for error messages."""
+    if isinstance(image, (str, Path)):
+        return f'image {index} ({image})'
+    return f'image {index}'
+
+
 def _is_single_image(images) -> bool:
     return isinstance(images, (str, Path, np.ndarray))
 
 
-def pair_inputs(images: Union[ImageType, Sequence[ImageType]],
-                texts: Union[TextType, Sequence[TextType]]
-                ) -> List[Tuple[ImageType, List[str]]]:
+def pair_inputs(images: ImagesType,
+                texts: TextsType) -> List[Tuple[ImageType, List[str]]]:
     """Group the sentences by image.
 
     * one image and a str or a list of str: all sentences on that image;
@@ -183,7 +195,7 @@ def pair_inputs(images: Union[ImageType, Sequence[ImageType]],
       a flat list of sentences as its own.
     """
     if _is_single_image(images):
-        return [(images, check_sentences(texts, 'image 0'))]
+        return [(images, check_sentences(texts, _describe(images, 0)))]
     images = list(images)
     if not images:
         raise ValueError('no image given')
@@ -195,7 +207,7 @@ def pair_inputs(images: Union[ImageType, Sequence[ImageType]],
     if len(texts) != len(images):
         raise ValueError(f'{len(images)} images but {len(texts)} entries in '
                          'texts; give one str or list of str per image')
-    return [(image, check_sentences(text, f'image {i}'))
+    return [(image, check_sentences(text, _describe(image, i)))
             for i, (image, text) in enumerate(zip(images, texts))]
 
 
@@ -206,7 +218,10 @@ def image_name(image: ImageType, index: int) -> str:
     return f'image_{index}'
 
 
-def interp_matrix(out_len: int, in_len: int, start: int, stop: int,
+def interp_matrix(out_len: int,
+                  in_len: int,
+                  start: int,
+                  stop: int,
                   device=None) -> Tensor:
     """Rows ``start:stop`` of the ``[out_len, in_len]`` matrix of 1-D
     linear interpolation with ``align_corners=True`` (as ``F.interpolate``).
@@ -224,9 +239,10 @@ def interp_matrix(out_len: int, in_len: int, start: int, stop: int,
     return mat
 
 
-def upsample_to_mask(diff: Tensor, size: Sequence[int],
-                     band_elems: int = ROW_BAND_ELEMS
-                     ) -> Tuple[np.ndarray, float]:
+def upsample_to_mask(
+        diff: Tensor,
+        size: Sequence[int],
+        band_elems: int = ROW_BAND_ELEMS) -> Tuple[np.ndarray, float]:
     """Mask and score of a logit difference at the original size.
 
     Args:
@@ -286,7 +302,8 @@ class RISInferencer(BaseInferencer):
             random and the masks meaningless (a warning says so).
         device (str, optional): ``'cuda'`` when available, else ``'cpu'``.
         scope (str): Registry scope. Defaults to 'mmris'.
-        show_progress (bool): Show a progress bar. Defaults to False.
+        show_progress (bool): Kept for the ``BaseInferencer`` interface
+            (images are processed one by one). Defaults to False.
 
     Call ``inferencer(images, texts, batch_size=1, alpha=0.5, ...)``; see
     :meth:`__call__`.
@@ -332,7 +349,9 @@ class RISInferencer(BaseInferencer):
         apply_config_paths(cfg)
         return cfg
 
-    def _init_model(self, cfg: Config, weights: Optional[str],
+    def _init_model(self,
+                    cfg: Config,
+                    weights: Optional[str],
                     device: str = 'cpu') -> torch.nn.Module:
         """Build the model (no pretrained loading) and load ``weights``."""
         model = MODELS.build(cfg.model)
@@ -369,8 +388,8 @@ class RISInferencer(BaseInferencer):
     # the four stages
     # ------------------------------------------------------------------
     def __call__(self,
-                 images: Union[ImageType, Sequence[ImageType]],
-                 texts: Union[TextType, Sequence[TextType]],
+                 images: ImagesType,
+                 texts: TextsType,
                  return_datasamples: bool = False,
                  batch_size: int = 1,
                  **kwargs) -> dict:
@@ -443,21 +462,18 @@ class RISInferencer(BaseInferencer):
                    **kwargs) -> Iterator[dict]:
         """Run the image transforms once per image and the text transforms
         once per sentence; yield collated batches of ``batch_size``."""
+
         def samples():
             for item in inputs:
                 ori = item['img']
                 base = dict(
-                    img=ori,
-                    img_shape=ori.shape[:2],
-                    ori_shape=ori.shape[:2])
+                    img=ori, img_shape=ori.shape[:2], ori_shape=ori.shape[:2])
                 if item.get('img_path'):
                     base['img_path'] = item['img_path']
                 base = self.image_pipeline(base)
                 for j, sentence in enumerate(item['sentences']):
-                    packed = self.text_pipeline(
-                        dict(base, sentence=sentence))
-                    packed['data_samples'].set_metainfo(
-                        dict(sentence_index=j))
+                    packed = self.text_pipeline(dict(base, sentence=sentence))
+                    packed['data_samples'].set_metainfo(dict(sentence_index=j))
                     yield packed
 
         for chunk in self._get_chunk_data(samples(), batch_size):
@@ -472,11 +488,11 @@ class RISInferencer(BaseInferencer):
         preds = []
         for i, sample in enumerate(samples):
             meta = sample.metainfo
-            sample_logits = crop_to_image(logits[i], batch.shape[-2:],
-                                          meta.get('img_shape',
-                                                   batch.shape[-2:]))
-            mask, score = upsample_to_mask(
-                sample_logits[1] - sample_logits[0], meta['ori_shape'][:2])
+            sample_logits = crop_to_image(
+                logits[i], batch.shape[-2:],
+                meta.get('img_shape', batch.shape[-2:]))
+            mask, score = upsample_to_mask(sample_logits[1] - sample_logits[0],
+                                           meta['ori_shape'][:2])
             preds.append(
                 dict(
                     mask=mask,
@@ -497,8 +513,8 @@ class RISInferencer(BaseInferencer):
             return []
         return [
             draw_ris_result(
-                image, [p['mask'] for p in preds],
-                [p['sentence'] for p in preds],
+                image, [p['mask']
+                        for p in preds], [p['sentence'] for p in preds],
                 alpha=alpha,
                 with_text=with_text) for image in inputs
         ]

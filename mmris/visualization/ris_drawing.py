@@ -76,6 +76,7 @@ def wrap_text(text: str, max_width: int, scale: float,
     Words longer than a line are cut by characters; at least one character
     goes on every line, so the loop always ends.
     """
+
     def fits(line: str) -> bool:
         width = cv2.getTextSize(line, FONT, scale, thickness)[0][0]
         return width <= max_width
@@ -118,8 +119,7 @@ def draw_sentences(image: np.ndarray,
         2 * margin
     blocks = []
     for sentence, color in zip(sentences, colors):
-        for line in wrap_text(sentence, width - 2 * margin, scale,
-                              thickness):
+        for line in wrap_text(sentence, width - 2 * margin, scale, thickness):
             blocks.append((line, color))
     box_h = min(height, line_h * len(blocks) + margin)
     box_w = max(

@@ -3,7 +3,7 @@
 # and read by the RefCOCO loader as it is. 128x128 images, MiniLM's
 # bert-base-uncased WordPiece vocabulary (shipped offline by a PyPI package).
 # Train: one item per referred object with a random sentence per fetch.
-# Val: every sentence of `val`. Test: every sentence of val, testA
+# Val and test: every sentence of val, testA
 # (appearance words), testB (location words) and testOcc (val-like images
 # with grey occluders); RISMetric prints one table per split.
 dataset_type = 'RefCOCODataset'
@@ -28,13 +28,6 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(**shapes, split='train', pipeline=train_pipeline))
-val_dataloader = dict(
-    batch_size=16,
-    num_workers=2,
-    persistent_workers=True,
-    sampler=dict(type='DefaultSampler', shuffle=False),
-    dataset=dict(
-        **shapes, split='val', test_mode=True, pipeline=test_pipeline))
 test_dataloader = dict(
     batch_size=16,
     num_workers=2,
@@ -49,5 +42,8 @@ test_dataloader = dict(
                  pipeline=test_pipeline)
             for split in ('val', 'testA', 'testB', 'testOcc')
         ]))
+# The end-of-training evaluation covers all four splits too, so a demo run
+# needs no separate test run (tools/test.py gives the same tables).
+val_dataloader = test_dataloader
 val_evaluator = dict(type='RISMetric')
 test_evaluator = val_evaluator

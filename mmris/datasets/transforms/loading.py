@@ -50,8 +50,9 @@ class LoadRefImage(LoadImageFromFile):
 
     A missing file raises ``FileNotFoundError`` and an undecodable one
     (corrupt or truncated JPEG) raises ``OSError``; both name the file and
-    the sample. With ``ignore_empty=True`` (opt-in) both return None
-    instead, and mmengine's dataset fetches another sample in training.
+    the sample. With ``ignore_empty=True`` (opt-in) both log a warning
+    naming the file and return None instead, and mmengine's dataset fetches
+    another sample in training (``max_refetch`` times at most).
 
     Grayscale and RGBA files load as 3-channel uint8 (pillow's RGB
     conversion). 16-bit PNGs, which pillow would clip to 255, are scaled to
@@ -71,13 +72,23 @@ class LoadRefImage(LoadImageFromFile):
         super().__init__(
             imdecode_backend=imdecode_backend, color_type=color_type, **kwargs)
 
+    @staticmethod
+    def _skip(results: dict, problem: str) -> None:
+        """Log why a sample is dropped (``ignore_empty=True``); None."""
+        print_log(
+            f'LoadRefImage: image {results["img_path"]} ({_where(results)}) '
+            f'{problem}; sample skipped (ignore_empty=True).',
+            logger='current',
+            level=30)
+        return None
+
     def transform(self, results: dict) -> Optional[dict]:
         """Add ``img``, ``img_shape`` and ``ori_shape``."""
         path = results['img_path']
         local = self.backend_args is None and self.file_client_args is None
         if local and not osp.isfile(path):
             if self.ignore_empty:  # the caller asked to drop such samples
-                return None
+                return self._skip(results, 'does not exist')
             raise FileNotFoundError(
                 f'image {path} does not exist ({_where(results)}); put the '
                 'COCO train2014 JPEGs under DATA_PATH/train2014 (check with '
@@ -88,10 +99,15 @@ class LoadRefImage(LoadImageFromFile):
                 if high_depth is not None:
                     return _fill_image(results, high_depth,
                                        self.to_float32)
-            return super().transform(results)
+            loaded = super().transform(results)
+            if loaded is None:  # mmcv's ignore_empty on an unreadable file
+                return self._skip(results, 'cannot be decoded')
+            return loaded
         except FileNotFoundError:
             raise
         except Exception as err:
+            if self.ignore_empty:
+                return self._skip(results, 'cannot be decoded')
             raise OSError(
                 f'cannot decode image {path} ({_where(results)}): '
                 f'{type(err).__name__}: {err}. The file is corrupt or '

@@ -1,0 +1,3 @@
+from .loops import ExactResumeIterBasedTrainLoop
+
+__all__ = ['ExactResumeIterBasedTrainLoop']

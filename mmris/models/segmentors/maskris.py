@@ -36,6 +36,7 @@ DCL_DEFAULTS = dict(
     text_masking=True,
     distill=True,
     memory_saving=True,
+    batched=False,
     class_weight=(0.9, 1.1))
 
 
@@ -88,6 +89,12 @@ class MaskRISSegmentor(RISEncoderDecoder):
               the masked forward (two backward passes, one optimizer step,
               peak memory of one pass, as the reference); False = one graph,
               one backward of the summed loss. The gradients are the same.
+            - ``batched`` (bool): True = one forward of the clean and the
+              masked inputs concatenated (batch 2B; the clean half gives
+              the stop-gradient target of the masked half) and one
+              backward; overrides ``memory_saving`` (peak memory of a
+              2B pass). Same losses and gradients as the single-graph
+              form, fewer and larger kernel calls. Default False.
             - ``class_weight`` (tuple): ``w_c`` of the soft CE,
               background/referent (0.9, 1.1) as the reference.
         **kwargs: Arguments of :class:`RISEncoderDecoder`.
@@ -192,10 +199,35 @@ class MaskRISSegmentor(RISEncoderDecoder):
         if not self.dcl['distill']:
             return dict(loss_masked=self.masked_pass(inputs, data_samples))
         lam = self.dcl['lambda_clean']
-        loss_o, logits = self.clean_pass(inputs, data_samples)
-        loss_m = self.masked_pass(inputs, data_samples,
-                                  self.soft_target(logits))
+        if self.dcl['batched']:
+            loss_o, loss_m = self.batched_passes(inputs, data_samples)
+        else:
+            loss_o, logits = self.clean_pass(inputs, data_samples)
+            loss_m = self.masked_pass(inputs, data_samples,
+                                      self.soft_target(logits))
         return dict(loss_clean=lam * loss_o, loss_masked=(1 - lam) * loss_m)
+
+    def batched_passes(self, inputs: Tensor,
+                       data_samples: SampleList) -> Tuple[Tensor, Tensor]:
+        """Unweighted ``(L_o, L_m)`` from one forward of batch 2B.
+
+        Rows ``[:B]`` are the clean inputs, rows ``[B:]`` the masked ones
+        (hidden patches, corrupted ids, the clean attention mask). Every
+        layer of the network is per-sample (LayerNorm, GroupNorm,
+        attention within a sample), so each half equals its own pass.
+        """
+        images, masked_ids, attention_mask = self.masked_inputs(
+            inputs, data_samples)
+        clean_ids = self.stack_text(data_samples, 'input_ids')
+        logits = self.encode_decode_logits(
+            torch.cat([inputs, images]),
+            torch.cat([clean_ids, masked_ids]).to(inputs.device),
+            torch.cat([attention_mask, attention_mask]).to(inputs.device))
+        clean, masked = logits.split(inputs.shape[0])
+        loss_o = self.gt_loss(clean, data_samples)
+        loss_m = soft_cross_entropy(masked, self.soft_target(clean),
+                                    self.dcl['class_weight'])
+        return loss_o, loss_m
 
     def forward(self,
                 inputs: Tensor,
@@ -224,7 +256,8 @@ class MaskRISSegmentor(RISEncoderDecoder):
     @property
     def two_backward(self) -> bool:
         """Whether ``train_step`` uses the memory-saving two-backward form."""
-        return self.dcl['distill'] and self.dcl['memory_saving']
+        return self.dcl['distill'] and self.dcl['memory_saving'] and \
+            not self.dcl['batched']
 
     def train_step(self,
                    data: Union[dict, tuple, list],
