@@ -9,7 +9,7 @@ export MAX_JOBS ?= 2
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: venv test demo demo-baseline smoke lint clean-venv
+.PHONY: venv test demo demo-baseline smoke lint clean-venv test-browser
 
 venv: $(STAMP)
 
@@ -29,6 +29,21 @@ $(STAMP): setup.py requirements/runtime.txt requirements/tests.txt requirements/
 
 test: venv
 	$(PY) -m pytest tests
+
+# The web demo driven by a headless Chromium (tests/test_browser): installs
+# the demo's requirements and selenium into the venv, and Debian's chromium
+# and chromium-driver when missing (apt-get; sudo unless root).
+test-browser: venv
+	$(PIP) install -q -r requirements/demo.txt "selenium>=4.10"
+	@if ! command -v chromium >/dev/null 2>&1 || \
+	    ! command -v chromedriver >/dev/null 2>&1; then \
+		echo "Installing chromium and chromium-driver with apt-get"; \
+		SUDO=$$([ "$$(id -u)" = 0 ] || echo sudo); \
+		$$SUDO apt-get update -q && \
+		$$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			chromium chromium-driver; \
+	fi
+	MMRIS_REQUIRE_BROWSER=1 $(PY) -m pytest tests/test_browser -rs
 
 SMOKE_CONFIG := configs/demo/textblind_fcn_refer-sample.py
 

@@ -50,6 +50,9 @@ def trigger_visualization_hook(cfg, args):
             '(SegVisualizationHook) in the config.')
     hook = hooks['visualization']
     hook['draw'] = True
+    # mmseg's hook draws every 50th sample by default; a user asking for
+    # pictures wants every one unless the config says otherwise
+    hook.setdefault('interval', 1)
     if args.show:
         hook['show'] = True
         hook['wait_time'] = args.wait_time

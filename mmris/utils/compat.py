@@ -102,15 +102,46 @@ def _checkpoint_hook_open(file, mode='r', *args, **kwargs):
 _ORIGINALS = {}
 
 
+def _save_then_prune(hook, runner, step, meta):
+    """``CheckpointHook._save_checkpoint_with_step`` that deletes the
+    oldest kept checkpoint only *after* the new one is complete.
+
+    mmengine deletes first, so with ``max_keep_ckpts=1`` (our default
+    runtime) a kill during the save would leave no usable checkpoint.
+    """
+    from collections import deque
+
+    from mmengine.dist import is_main_process
+    keep = hook.max_keep_ckpts
+    if keep <= 0:
+        return _ORIGINALS['save_with_step'](hook, runner, step, meta)
+    hook.max_keep_ckpts = keep + 1
+    hook.keep_ckpt_ids = deque(hook.keep_ckpt_ids, maxlen=keep + 1)
+    try:
+        _ORIGINALS['save_with_step'](hook, runner, step, meta)
+    finally:
+        hook.max_keep_ckpts = keep
+    while len(hook.keep_ckpt_ids) > keep:
+        old = hook.keep_ckpt_ids.popleft()
+        path = hook.file_backend.join_path(hook.out_dir,
+                                           hook.filename_tmpl.format(old))
+        if is_main_process() and hook.file_backend.isfile(path):
+            hook.file_backend.remove(path)
+    hook.keep_ckpt_ids = deque(hook.keep_ckpt_ids, maxlen=keep)
+    runner.message_hub.update_info('keep_ckpt_ids', list(hook.keep_ckpt_ids))
+
+
 def patch_atomic_checkpoints() -> None:
     """Make checkpoint files and the ``last_checkpoint`` pointer atomic.
 
     Patched names: ``mmengine.runner.runner.save_checkpoint`` (what
     ``Runner.save_checkpoint``, hence ``CheckpointHook``, calls),
     ``mmengine.runner.save_checkpoint`` and
-    ``mmengine.runner.checkpoint.save_checkpoint``; and ``open`` inside
+    ``mmengine.runner.checkpoint.save_checkpoint``; ``open`` inside
     ``mmengine.hooks.checkpoint_hook`` (module globals shadow builtins),
-    used only for the pointer file.
+    used only for the pointer file; and
+    ``CheckpointHook._save_checkpoint_with_step``, so that the oldest kept
+    checkpoint is deleted after the new one is saved, not before.
     """
     import mmengine.hooks.checkpoint_hook as hook_module
     import mmengine.runner as runner_pkg
@@ -120,6 +151,10 @@ def patch_atomic_checkpoints() -> None:
     for module in (runner_module, runner_pkg, ckpt_module):
         module.save_checkpoint = atomic_save_checkpoint
     hook_module.open = _checkpoint_hook_open
+    hook_cls = hook_module.CheckpointHook
+    _ORIGINALS.setdefault('save_with_step',
+                          hook_cls._save_checkpoint_with_step)
+    hook_cls._save_checkpoint_with_step = _save_then_prune
 
 
 def apply_runtime_patches():

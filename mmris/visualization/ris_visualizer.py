@@ -65,11 +65,13 @@ def unique_name(name: str, data_sample: Optional[SegDataSample]) -> str:
     return name
 
 
-def caption_band(text: str,
-                 width: int,
-                 panel_size: Sequence[int],
-                 color: Color = (255, 255, 255),
-                 background: Color = (32, 32, 32)) -> np.ndarray:
+def caption_band(
+    text: str,
+    width: int,
+    panel_size: Sequence[int],
+    color: Color = (255, 255, 255),
+    background: Color = (32, 32, 32)
+) -> np.ndarray:
     """A ``? x width`` uint8 band with ``text`` wrapped to ``width``.
 
     The font size follows ``panel_size`` (H, W of one drawn image), so the
@@ -147,8 +149,8 @@ class RISVisualizer(SegLocalVisualizer):
             sentence = data_sample.metainfo.get('sentence')
         if not self.with_sentence or not sentence:
             return drawn
-        band = caption_band(str(sentence), drawn.shape[1], panel_size,
-                            self.text_color)
+        band = caption_band(
+            str(sentence), drawn.shape[1], panel_size, self.text_color)
         return np.concatenate((drawn, band), axis=0)
 
     @master_only

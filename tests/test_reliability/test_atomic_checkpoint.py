@@ -92,3 +92,41 @@ def test_other_files_open_normally(tmp_path):
         f.write('x')
     with hook_module.open(str(path)) as f:
         assert f.read() == 'x'
+
+
+class _FakeRunner:
+    """What CheckpointHook._save_checkpoint_with_step uses of a Runner."""
+
+    def __init__(self, work_dir, fail=False):
+        from mmengine.logging import MessageHub
+        self.work_dir = str(work_dir)
+        self.message_hub = MessageHub.get_instance('atomic-ckpt-test')
+        self.fail = fail
+
+    def save_checkpoint(self, out_dir, filename, *args, **kwargs):
+        if self.fail:
+            raise OSError('killed while saving (simulated)')
+        _save(os.path.join(out_dir, filename), 1)
+
+
+def test_old_checkpoint_deleted_only_after_the_new_one(tmp_path):
+    from collections import deque
+
+    from mmengine.fileio import get_file_backend
+    from mmengine.hooks import CheckpointHook
+    hook = CheckpointHook(interval=1, by_epoch=False, max_keep_ckpts=1)
+    hook.out_dir = str(tmp_path)
+    hook.file_backend = get_file_backend(str(tmp_path))
+    hook.keep_ckpt_ids = deque(maxlen=1)
+    hook._save_checkpoint_with_step(_FakeRunner(tmp_path), 1, {})
+    with pytest.raises(OSError, match='simulated'):
+        hook._save_checkpoint_with_step(
+            _FakeRunner(tmp_path, fail=True), 2, {})
+    # the save of iter 2 failed: iter 1 is still there to resume from
+    assert os.path.isfile(tmp_path / 'iter_1.pth')
+    assert hook.max_keep_ckpts == 1
+    # a failed save ends the run; go on as the resumed run's hook would
+    hook.keep_ckpt_ids = deque([1], maxlen=1)
+    hook._save_checkpoint_with_step(_FakeRunner(tmp_path), 3, {})
+    assert sorted(os.listdir(tmp_path)) == ['iter_3.pth', 'last_checkpoint']
+    assert list(hook.keep_ckpt_ids) == [3]

@@ -1,7 +1,8 @@
 """tools/train.py and tools/test.py on bad checkpoints and configs.
 
 Rows of the table in docs/robustness.md. ``--amp`` without CUDA is covered
-by ``tests/test_tools/test_train_test.py::test_amp_flag_on_cpu_trains_in_fp32``.
+by ``test_amp_flag_on_cpu_trains_in_fp32`` in
+``tests/test_tools/test_train_test.py``.
 """
 import subprocess
 import sys
@@ -50,7 +51,7 @@ def test_test_tool_refuses_checkpoint_of_another_model(
     log = _test_tool(ckpt, sample_data_root, tmp_path / 'w')
     assert 'does not match the model of this config' in log
     assert 'unexpected: backbone.fc.weight' in log
-    assert 'missing: ' in log and 'oIoU' not in log
+    assert 'missing: ' in log and 'oIoU:' not in log
 
 
 def test_truncated_checkpoint_names_the_file(tmp_path):

@@ -14,11 +14,11 @@ from mmseg.visualization import SegLocalVisualizer
 from mmris.registry import VISUALIZERS
 from mmris.testing.tools import SMOKE_CONFIG, data_root_options, run_tool
 from mmris.visualization import RISVisualizer
-from mmris.visualization.ris_visualizer import (caption_band,
-                                                resize_sem_seg, unique_name)
+from mmris.visualization.ris_visualizer import (caption_band, resize_sem_seg,
+                                                unique_name)
 
-META = dict(classes=('background', 'referent'), palette=[[0, 0, 0],
-                                                         [255, 64, 64]])
+META = dict(
+    classes=('background', 'referent'), palette=[[0, 0, 0], [255, 64, 64]])
 LONG = ('the small red umbrella held by the man in a grey coat standing '
         'left of the second bus near the corner of the street')
 

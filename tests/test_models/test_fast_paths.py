@@ -1,0 +1,158 @@
+"""Every fast path of tools/analysis_tools/benchmark.py equals the plain path.
+
+The fast paths are switched the way the benchmark switches them
+(``apply_fast_config`` / ``build_model``) on the tiny CARIS, with the same
+weights, in eval mode (no dropout) and fp32.
+"""
+import importlib.util
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.config import ConfigDict
+from mmengine.optim import OptimWrapper
+
+from mmris.registry import MODELS
+from mmris.testing.models import fake_batch, tiny_model_cfg
+from mmris.testing.tools import REPO
+
+
+def load_benchmark():
+    """tools/analysis_tools/benchmark.py as a module."""
+    path = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
+    spec = importlib.util.spec_from_file_location('mmris_benchmark', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+benchmark = load_benchmark()
+
+
+def build_pair(fast: str, segmentor: str = 'RISEncoderDecoder'):
+    """(plain, fast) tiny models with identical weights, eval mode."""
+    cfg = ConfigDict(model=tiny_model_cfg(segmentor))
+    plain = benchmark.build_model(cfg, 'none', 'cpu', seed=0).eval()
+    quick = benchmark.build_model(cfg, fast, 'cpu', seed=1).eval()
+    benchmark.clone_weights(plain, quick)
+    return plain, quick
+
+
+def logits(model, batch):
+    data = model.data_preprocessor(batch, False)
+    with torch.no_grad():
+        return model(**data, mode='tensor')
+
+
+class GradRecorder(OptimWrapper):
+    """Keeps the gradients at ``step`` instead of stepping."""
+
+    def step(self, **kwargs):
+        self.grads = {
+            name: p.grad.clone()
+            for name, p in self.model_ref.named_parameters()
+            if p.grad is not None
+        }
+
+
+def one_step(model, batch):
+    """(log_vars, gradients) of one ``train_step`` in eval mode."""
+    wrapper = GradRecorder(torch.optim.SGD(model.parameters(), lr=0.0))
+    wrapper.model_ref = model
+    log_vars = model.train_step(batch, wrapper)
+    return log_vars, wrapper.grads
+
+
+def assert_same_grads(expected, actual, atol, rtol):
+    assert expected.keys() == actual.keys() and len(expected) > 0
+    for name in expected:
+        torch.testing.assert_close(
+            actual[name], expected[name], atol=atol, rtol=rtol, msg=name)
+
+
+def test_sdpa_switch_sets_all_three_attentions():
+    cfg = ConfigDict(model=tiny_model_cfg())
+    benchmark.apply_fast_config(cfg.model, 'sdpa')
+    assert cfg.model.backbone.vis_encoder.use_sdpa is True
+    assert cfg.model.decode_head.use_sdpa is True
+    assert cfg.model.backbone.lang_encoder.attn_implementation == 'sdpa'
+
+
+def test_sdpa_full_model_equals_eager():
+    plain, fast = build_pair('sdpa')
+    batch = fake_batch(batch_size=2, size=64, length=10)
+    torch.testing.assert_close(
+        logits(fast, batch), logits(plain, batch), atol=1e-4, rtol=1e-4)
+
+
+def test_channels_last_equals_plain():
+    plain, fast = build_pair('channels_last')
+    batch = fake_batch(batch_size=2, size=64)
+    torch.testing.assert_close(
+        logits(fast, batch), logits(plain, batch), atol=1e-4, rtol=1e-4)
+
+
+def test_batched_dcl_same_loss_and_gradients():
+    """One 2B forward/backward = the single-graph two-pass form."""
+    cfg = ConfigDict(model=tiny_model_cfg(
+        'MaskRISSegmentor', dcl=dict(memory_saving=False)))
+    single = benchmark.build_model(cfg, 'none', 'cpu', seed=0).eval()
+    batched = benchmark.build_model(cfg, 'batched_dcl', 'cpu', 0).eval()
+    benchmark.clone_weights(single, batched)
+    assert batched.dcl['batched'] and not batched.two_backward
+    log_single, grads_single = one_step(single, fake_batch(seed=3))
+    log_batched, grads_batched = one_step(batched, fake_batch(seed=3))
+    for key in ('loss_clean', 'loss_masked'):
+        torch.testing.assert_close(
+            log_batched[key], log_single[key], atol=1e-5, rtol=1e-5)
+    assert_same_grads(grads_single, grads_batched, atol=1e-5, rtol=1e-4)
+
+
+def test_batched_dcl_uses_masked_ids_and_images(monkeypatch):
+    """The masked half gets the corrupted ids and the zero-filled patches;
+    the clean half the clean inputs."""
+    model = MODELS.build(
+        tiny_model_cfg('MaskRISSegmentor', dcl=dict(batched=True)))
+    seen = {}
+
+    def fake_logits(inputs, input_ids, attention_mask):
+        seen.update(inputs=inputs, ids=input_ids, mask=attention_mask)
+        return torch.zeros(inputs.shape[0], 2, 16, 16, requires_grad=True)
+
+    monkeypatch.setattr(model, 'encode_decode_logits', fake_logits)
+    data = model.data_preprocessor(fake_batch(batch_size=2), True)
+    model.loss(**data)
+    samples = data['data_samples']
+    clean_ids = model.stack_text(samples, 'input_ids')
+    masked_ids = model.stack_text(samples, 'masked_input_ids')
+    assert torch.equal(seen['ids'], torch.cat([clean_ids, masked_ids]))
+    assert torch.equal(seen['inputs'][:2], data['inputs'])
+    assert torch.equal(seen['inputs'][2:],
+                       model.mask_images(data['inputs'], samples))
+    attention = model.stack_text(samples, 'attention_mask')
+    assert torch.equal(seen['mask'], torch.cat([attention, attention]))
+
+
+def test_checkpoint_same_gradients():
+    """Activation checkpointing of the Swin blocks changes no gradient."""
+    plain, fast = build_pair('checkpoint')
+    assert all(layer.with_cp for layer in fast.backbone.vis_encoder.layers)
+    _, grads_plain = one_step(plain, fake_batch(seed=1))
+    _, grads_fast = one_step(fast, fake_batch(seed=1))
+    assert_same_grads(grads_plain, grads_fast, atol=1e-6, rtol=1e-5)
+
+
+def test_no_dropout_turns_every_dropout_off():
+    cfg = ConfigDict(model=tiny_model_cfg())
+    model = benchmark.build_model(cfg, 'none', 'cpu', 0, no_dropout=True)
+    for module in model.modules():
+        if isinstance(module, torch.nn.Dropout):
+            assert module.p == 0.0
+        assert getattr(module, 'drop_prob', 0.0) == 0.0
+
+
+@pytest.mark.parametrize('fast', ['batched_dcl'])
+def test_batched_dcl_needs_maskris(fast):
+    cfg = tiny_model_cfg()
+    with pytest.raises(ValueError, match='MaskRISSegmentor'):
+        benchmark.apply_fast_config(cfg, fast)

@@ -1,0 +1,101 @@
+"""tools/analysis_tools/benchmark.py: every mode runs on the tiny config
+and appends valid JSON lines (run in-process to keep the test short)."""
+import importlib.util
+import json
+import os.path as osp
+
+import pytest
+
+from mmris.testing.tools import MINILM_VOCAB, REPO, TINY_MODEL_CONFIG
+
+DATA_CONFIG = osp.join(REPO, 'configs', '_base_', 'datasets',
+                       'refer_refcoco.py')
+MACHINE_KEYS = {'cpu', 'cores', 'torch', 'device'}
+
+
+@pytest.fixture(scope='module')
+def benchmark():
+    path = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
+    spec = importlib.util.spec_from_file_location('mmris_benchmark', path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def read_lines(path):
+    with open(path, encoding='utf-8') as f:
+        return [json.loads(line) for line in f]
+
+
+def check_common(record, mode, fast='none'):
+    assert MACHINE_KEYS <= set(record['machine'])
+    assert record['mode'] == mode and record['fast'] == fast
+    assert record['config'] and 'shape' in record and 'batch' in record
+
+
+def test_train_compare_batched_dcl(benchmark, tmp_path):
+    out = str(tmp_path / 'r.jsonl')
+    benchmark.main([
+        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters',
+        '2', '--warmup', '0', '--rounds', '2', '--fast', 'batched_dcl',
+        '--compare', '--no-dropout', '--out', out, '--cfg-options',
+        'model.type=MaskRISSegmentor'
+    ])
+    plain, fast = read_lines(out)
+    check_common(plain, 'train')
+    check_common(fast, 'train', 'batched_dcl')
+    assert plain['steps'] == fast['steps'] == 2
+    assert fast['speedup'] > 0 and plain['images_per_s'] > 0
+    # same init, same batch, no dropout: the same training trajectory
+    assert fast['loss_diff'] < 1e-4
+
+
+def test_train_reports_peak_memory(benchmark, tmp_path):
+    out = str(tmp_path / 'r.jsonl')
+    benchmark.main([
+        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters',
+        '1', '--warmup', '0', '--fast', 'checkpoint', '--out', out
+    ])
+    (record, ) = read_lines(out)
+    check_common(record, 'train', 'checkpoint')
+    assert record['mem_method'] == 'cpu_peak_rss_delta'
+    assert record['peak_mem_mb'] >= 0
+
+
+def test_infer_two_batch_sizes(benchmark, tmp_path):
+    out = str(tmp_path / 'r.jsonl')
+    benchmark.main([
+        TINY_MODEL_CONFIG, '--mode', 'infer', '--shape', '64',
+        '--batch-size', '1', '2', '--iters', '1', '--warmup', '0',
+        '--fast', 'sdpa', '--out', out
+    ])
+    records = read_lines(out)
+    assert [r['batch'] for r in records] == [1, 2]
+    for record in records:
+        check_common(record, 'infer', 'sdpa')
+        assert record['latency_ms'] > 0 and record['images_per_s'] > 0
+
+
+def test_data_on_the_real_annotation_sample(benchmark, tmp_path,
+                                            refer_data_root):
+    out = str(tmp_path / 'r.jsonl')
+    benchmark.main([
+        DATA_CONFIG, '--mode', 'data', '--iters', '3', '--warmup', '1',
+        '--out', out, '--cfg-options', f'data_root={refer_data_root}',
+        f'bert_path={MINILM_VOCAB}'
+    ])
+    (record, ) = read_lines(out)
+    check_common(record, 'data')
+    assert record['samples_per_s'] > 0 and record['dataset_len'] > 0
+    assert set(record['ms_per_transform']) >= {'LoadRefImage', 'Resize'}
+
+
+def test_flops(benchmark, tmp_path, capsys):
+    out = str(tmp_path / 'r.jsonl')
+    benchmark.main([
+        TINY_MODEL_CONFIG, '--mode', 'flops', '--shape', '64', '--out', out
+    ])
+    (record, ) = read_lines(out)
+    check_common(record, 'flops')
+    assert record['gflops'] > 0 and record['params'] > 0
+    assert 'gflops=' in capsys.readouterr().out
