@@ -5,6 +5,7 @@ The fast paths are switched the way the benchmark switches them
 weights, in eval mode (no dropout) and fp32.
 """
 import importlib.util
+import os
 import os.path as osp
 
 import pytest
@@ -156,3 +157,31 @@ def test_batched_dcl_needs_maskris(fast):
     cfg = tiny_model_cfg()
     with pytest.raises(ValueError, match='MaskRISSegmentor'):
         benchmark.apply_fast_config(cfg, fast)
+
+
+def compiled_pair(backend: str):
+    cfg = ConfigDict(model=tiny_model_cfg())
+    plain = benchmark.build_model(cfg, 'none', 'cpu', seed=0).eval()
+    fast = benchmark.build_model(
+        cfg, 'compile', 'cpu', seed=1, compile_backend=backend).eval()
+    benchmark.clone_weights(plain, fast)
+    return plain, fast
+
+
+# TorchDynamo tracing takes ~50 s (eager backend) to minutes (inductor,
+# C++ compilation) on a busy 2-core CPU: opt in with MMRIS_TEST_COMPILE=1.
+needs_compile_opt_in = pytest.mark.skipif(
+    not os.environ.get('MMRIS_TEST_COMPILE'),
+    reason='slow torch.compile tracing; set MMRIS_TEST_COMPILE=1')
+
+
+@needs_compile_opt_in
+@pytest.mark.parametrize('backend,tol', [('eager', 1e-5),
+                                         ('inductor', 1e-4)])
+def test_compile_equals_plain(backend, tol):
+    """The compiled network (graph breaks included) gives the plain
+    logits."""
+    plain, fast = compiled_pair(backend)
+    batch = fake_batch(batch_size=2, size=64)
+    torch.testing.assert_close(
+        logits(fast, batch), logits(plain, batch), atol=tol, rtol=tol)

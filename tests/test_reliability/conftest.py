@@ -18,20 +18,30 @@ def sample_data_root(tmp_path_factory):
 
 
 def iter_based_maskris(data_root, work_dir, max_iters, ckpt_interval=None,
-                       seed=0, scale=(64, 64)):
-    """The tiny MaskRIS (toy widths, 64-px images) as an iteration-based
-    run with exact resume, a loss logged every iteration (no smoothing) and
-    a checkpoint every ``ckpt_interval`` iterations."""
+                       seed=0, scale=(64, 64), by_epoch=False):
+    """The tiny MaskRIS (toy widths, 64-px images) with exact resume, a
+    loss logged every iteration (no smoothing) and a checkpoint every
+    ``ckpt_interval`` iterations: an iteration-based run, or with
+    ``by_epoch`` an epoch-based one of 2 epochs of ``max_iters // 2``."""
     cfg = dry_run_config(MASKRIS_CONFIG, tiny_model_options(data_root, 2),
                          work_dir, scale)
-    cfg.train_cfg = dict(
-        type='ExactResumeIterBasedTrainLoop',
-        max_iters=max_iters,
-        val_interval=10**6)
-    # one long epoch: mmengine sleeps 2 s at every epoch end of an
-    # iteration-based loop, and the tiny sample has one batch per epoch
+    # the sample has 2 training refs (1 batch); repeat them. Long epochs
+    # also avoid mmengine's 2 s sleep at each epoch end of iteration loops.
+    times = max_iters // 2 if by_epoch else 50
     cfg.train_dataloader.dataset = dict(
-        type='RepeatDataset', times=50, dataset=cfg.train_dataloader.dataset)
+        type='RepeatDataset',
+        times=times,
+        dataset=cfg.train_dataloader.dataset)
+    if by_epoch:
+        cfg.train_cfg = dict(
+            type='ExactResumeEpochBasedTrainLoop',
+            max_epochs=2,
+            val_interval=10**6)
+    else:
+        cfg.train_cfg = dict(
+            type='ExactResumeIterBasedTrainLoop',
+            max_iters=max_iters,
+            val_interval=10**6)
     cfg.randomness = dict(seed=seed, deterministic=True)
     # a visualizer (hence scalars.json) of its own for each in-process run
     cfg.visualizer.name = f'visualizer-{work_dir}'

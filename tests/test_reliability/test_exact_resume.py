@@ -1,6 +1,7 @@
 """SIGKILL a CPU training run mid-epoch, ``--resume``: the continued run
 logs the same losses and ends with the same weights as an uninterrupted
-one (``ExactResumeIterBasedTrainLoop`` + ``RNGStateHook``)."""
+one (``ExactResumeIterBasedTrainLoop`` or ``ExactResumeEpochBasedTrainLoop``
++ ``RNGStateHook``)."""
 import glob
 import json
 import os
@@ -10,16 +11,19 @@ import subprocess
 import sys
 import time
 
+import pytest
 import torch
 
 from mmris.testing.tools import REPO, run_tool, tool_env
+from mmris.utils.compat import load_local_checkpoint
 
 ITERS = 40
 EVERY = 4
 
 
-def _dump_config(cfg_fn, data_root, tmp_path):
-    cfg = cfg_fn(data_root, str(tmp_path / 'unused'), ITERS, EVERY)
+def _dump_config(cfg_fn, data_root, tmp_path, by_epoch):
+    cfg = cfg_fn(
+        data_root, str(tmp_path / 'unused'), ITERS, EVERY, by_epoch=by_epoch)
     path = str(tmp_path / 'exact_resume.py')
     cfg.dump(path)
     return path
@@ -63,9 +67,11 @@ def _runs(work_dir):
     return runs
 
 
+@pytest.mark.parametrize('by_epoch', [False, True], ids=['iter', 'epoch'])
 def test_sigkill_then_resume_repeats_the_uninterrupted_run(
-        sample_data_root, tmp_path, maskris_iter_cfg, read_losses):
-    config = _dump_config(maskris_iter_cfg, sample_data_root, tmp_path)
+        sample_data_root, tmp_path, maskris_iter_cfg, read_losses, by_epoch):
+    config = _dump_config(maskris_iter_cfg, sample_data_root, tmp_path,
+                          by_epoch)
     reference_dir = tmp_path / 'reference'
     run_tool(_train_args(config, reference_dir))
     reference = read_losses(reference_dir)
@@ -74,7 +80,11 @@ def test_sigkill_then_resume_repeats_the_uninterrupted_run(
     work_dir = tmp_path / 'killed'
     _kill_after_checkpoint(config, str(work_dir), f'iter_{2 * EVERY}.pth')
     assert not osp.isfile(work_dir / f'iter_{ITERS}.pth'), 'not killed'
-    assert not glob.glob(str(work_dir / '*.tmp'))
+    # the kill may leave a ``.tmp`` file, never a truncated checkpoint
+    for ckpt in glob.glob(str(work_dir / 'iter_*.pth')):
+        assert 'state_dict' in load_local_checkpoint(ckpt)
+    pointer = work_dir / 'last_checkpoint'
+    assert not pointer.exists() or osp.isfile(pointer.read_text().strip())
     log = run_tool(_train_args(config, work_dir, '--resume'))
     resumed_at = int(log.split('resumed epoch: ')[1].split('iter: ')[1]
                      .split()[0])

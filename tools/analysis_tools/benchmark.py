@@ -98,6 +98,8 @@ def parse_args(argv=None):
     parser.add_argument('--no-dropout', action='store_true',
                         help='dropout and drop-path off (train), for '
                         'comparing losses across fast paths')
+    parser.add_argument('--compile-backend', default='inductor',
+                        help='torch.compile backend of --fast compile')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--tokens', type=int, default=20)
     parser.add_argument('--no-pretrained', action='store_true',
@@ -226,9 +228,17 @@ def to_channels_last(module, args, output):
     return output
 
 
-def build_model(cfg: Config, fast: str, device: str, seed: int,
-                no_dropout: bool = False) -> torch.nn.Module:
-    """The config's model with the switches of ``fast``, seeded init."""
+def build_model(cfg: Config,
+                fast: str,
+                device: str,
+                seed: int,
+                no_dropout: bool = False,
+                compile_backend: str = 'inductor') -> torch.nn.Module:
+    """The config's model with the switches of ``fast``, seeded init.
+
+    ``compile`` wraps ``encode_decode_logits`` (the whole network, both
+    passes of MaskRIS) in ``torch.compile(backend=compile_backend)``.
+    """
     from mmris.registry import MODELS
     model_cfg = cfg.model.copy()
     apply_fast_config(model_cfg, fast)
@@ -242,7 +252,7 @@ def build_model(cfg: Config, fast: str, device: str, seed: int,
         model.data_preprocessor.register_forward_hook(to_channels_last)
     if 'compile' in parts:
         model.encode_decode_logits = torch.compile(
-            model.encode_decode_logits)
+            model.encode_decode_logits, backend=compile_backend)
     return model
 
 
@@ -337,8 +347,8 @@ def bench_train(args, cfg: Config, base: dict) -> List[dict]:
     batch = train_batch(args, batch_size)
     fasts = ['none', args.fast] if args.compare else [args.fast]
     models = [
-        build_model(cfg, f, args.device, args.seed, args.no_dropout)
-        for f in fasts
+        build_model(cfg, f, args.device, args.seed, args.no_dropout,
+                    args.compile_backend) for f in fasts
     ]
     for other in models[1:]:
         clone_weights(models[0], other)
@@ -393,7 +403,10 @@ def bench_infer(args, cfg: Config, base: dict) -> List[dict]:
     """Latency and images/s at each batch size."""
     from mmris.testing.models import fake_batch
     fasts = ['none', args.fast] if args.compare else [args.fast]
-    models = [build_model(cfg, f, args.device, args.seed) for f in fasts]
+    models = [
+        build_model(cfg, f, args.device, args.seed,
+                    compile_backend=args.compile_backend) for f in fasts
+    ]
     for other in models[1:]:
         clone_weights(models[0], other)
     records = []

@@ -1,3 +1,4 @@
-from .loops import ExactResumeIterBasedTrainLoop
+from .loops import (ExactResumeEpochBasedTrainLoop,
+                    ExactResumeIterBasedTrainLoop)
 
-__all__ = ['ExactResumeIterBasedTrainLoop']
+__all__ = ['ExactResumeEpochBasedTrainLoop', 'ExactResumeIterBasedTrainLoop']
