@@ -57,6 +57,7 @@ smoke: venv
 # The demo: build the synthetic shapes data if missing, train a small CARIS
 # with MaskRIS on the CPU, evaluate on val/testA/testB/testOcc (one metric
 # table per split). `demo-baseline` trains the same CARIS without MaskRIS.
+# Work dirs: work_dirs/maskris_tiny_shapes, work_dirs/caris_tiny_shapes.
 # One torch thread by default: on a shared machine two threads stall each
 # other; use DEMO_THREADS=2 on an idle 2-core machine.
 DEMO_DATA := data/shapes
@@ -67,10 +68,10 @@ demo-data: venv
 	$(PY) tools/misc/make_demo_data.py $(DEMO_DATA)
 
 demo: demo-data
-	$(DEMO_RUN) configs/demo/maskris_tiny_shapes.py --work-dir work_dirs/demo_maskris
+	$(DEMO_RUN) configs/demo/maskris_tiny_shapes.py
 
 demo-baseline: demo-data
-	$(DEMO_RUN) configs/demo/caris_tiny_shapes.py --work-dir work_dirs/demo_caris
+	$(DEMO_RUN) configs/demo/caris_tiny_shapes.py
 
 clean-venv:
 	rm -rf $(VENV)

@@ -22,8 +22,7 @@ def tiny_shapes_root(tmp_path_factory):
     from mmris.datasets.synthetic import generate_shapes_refer
     root = str(tmp_path_factory.mktemp('shapes'))
     generate_shapes_refer(
-        root, num_train=2, num_val=1, num_testA=1, num_testB=1,
-        num_testOcc=1)
+        root, num_train=2, num_val=1, num_testA=1, num_testB=1, num_testOcc=1)
     return root
 
 

@@ -80,19 +80,17 @@ def test_vision_lr_mult_overrides_encoder_lr_mult_for_vision_only():
     constructor = CARISOptimWrapperConstructor(
         dict(
             type='OptimWrapper',
-            optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01),
-            paramwise_cfg=dict(encoder_lr_mult=0.1, vision_lr_mult=1.0)))
+            optimizer=dict(type='AdamW', lr=1e-3, weight_decay=0.01)),
+        paramwise_cfg=dict(encoder_lr_mult=0.1, vision_lr_mult=1.0))
     groups = constructor(Named()).optimizer.param_groups
     # text groups keep 0.1 x lr, vision groups get the full lr, head too
-    assert [g['lr'] for g in groups] == pytest.approx(
-        [1e-4, 1e-4, 1e-3, 1e-3, 1e-3, 1e-3])
+    lrs = [group['lr'] for group in groups]
+    assert lrs == pytest.approx([1e-4, 1e-4, 1e-3, 1e-3, 1e-3, 1e-3])
 
 
 def test_unknown_paramwise_key_is_an_error():
     constructor = CARISOptimWrapperConstructor(
-        dict(
-            type='OptimWrapper',
-            optimizer=dict(type='AdamW', lr=1e-3),
-            paramwise_cfg=dict(decoder_lr_mult=2.0)))
+        dict(type='OptimWrapper', optimizer=dict(type='AdamW', lr=1e-3)),
+        paramwise_cfg=dict(decoder_lr_mult=2.0))
     with pytest.raises(KeyError, match='decoder_lr_mult'):
         constructor(Named())

@@ -95,8 +95,9 @@ def test_channels_last_equals_plain():
 
 def test_batched_dcl_same_loss_and_gradients():
     """One 2B forward/backward = the single-graph two-pass form."""
-    cfg = ConfigDict(model=tiny_model_cfg(
-        'MaskRISSegmentor', dcl=dict(memory_saving=False)))
+    cfg = ConfigDict(
+        model=tiny_model_cfg(
+            'MaskRISSegmentor', dcl=dict(memory_saving=False)))
     single = benchmark.build_model(cfg, 'none', 'cpu', seed=0).eval()
     batched = benchmark.build_model(cfg, 'batched_dcl', 'cpu', 0).eval()
     benchmark.clone_weights(single, batched)
@@ -176,8 +177,7 @@ needs_compile_opt_in = pytest.mark.skipif(
 
 
 @needs_compile_opt_in
-@pytest.mark.parametrize('backend,tol', [('eager', 1e-5),
-                                         ('inductor', 1e-4)])
+@pytest.mark.parametrize('backend,tol', [('eager', 1e-5), ('inductor', 1e-4)])
 def test_compile_equals_plain(backend, tol):
     """The compiled network (graph breaks included) gives the plain
     logits."""

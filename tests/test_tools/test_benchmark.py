@@ -36,9 +36,9 @@ def check_common(record, mode, fast='none'):
 def test_train_compare_batched_dcl(benchmark, tmp_path):
     out = str(tmp_path / 'r.jsonl')
     benchmark.main([
-        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters',
-        '2', '--warmup', '0', '--rounds', '2', '--fast', 'batched_dcl',
-        '--compare', '--no-dropout', '--out', out, '--cfg-options',
+        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters', '2',
+        '--warmup', '0', '--rounds', '2', '--fast', 'batched_dcl', '--compare',
+        '--no-dropout', '--out', out, '--cfg-options',
         'model.type=MaskRISSegmentor'
     ])
     plain, fast = read_lines(out)
@@ -53,8 +53,8 @@ def test_train_compare_batched_dcl(benchmark, tmp_path):
 def test_train_reports_peak_memory(benchmark, tmp_path):
     out = str(tmp_path / 'r.jsonl')
     benchmark.main([
-        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters',
-        '1', '--warmup', '0', '--fast', 'checkpoint', '--out', out
+        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters', '1',
+        '--warmup', '0', '--fast', 'checkpoint', '--out', out
     ])
     (record, ) = read_lines(out)
     check_common(record, 'train', 'checkpoint')
@@ -65,9 +65,9 @@ def test_train_reports_peak_memory(benchmark, tmp_path):
 def test_infer_two_batch_sizes(benchmark, tmp_path):
     out = str(tmp_path / 'r.jsonl')
     benchmark.main([
-        TINY_MODEL_CONFIG, '--mode', 'infer', '--shape', '64',
-        '--batch-size', '1', '2', '--iters', '1', '--warmup', '0',
-        '--fast', 'sdpa', '--out', out
+        TINY_MODEL_CONFIG, '--mode', 'infer', '--shape', '64', '--batch-size',
+        '1', '2', '--iters', '1', '--warmup', '0', '--fast', 'sdpa', '--out',
+        out
     ])
     records = read_lines(out)
     assert [r['batch'] for r in records] == [1, 2]
@@ -92,9 +92,8 @@ def test_data_on_the_real_annotation_sample(benchmark, tmp_path,
 
 def test_flops(benchmark, tmp_path, capsys):
     out = str(tmp_path / 'r.jsonl')
-    benchmark.main([
-        TINY_MODEL_CONFIG, '--mode', 'flops', '--shape', '64', '--out', out
-    ])
+    benchmark.main(
+        [TINY_MODEL_CONFIG, '--mode', 'flops', '--shape', '64', '--out', out])
     (record, ) = read_lines(out)
     check_common(record, 'flops')
     assert record['gflops'] > 0 and record['params'] > 0

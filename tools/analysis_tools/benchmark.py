@@ -25,9 +25,12 @@ Modes:
 
 ``--compare`` (train, infer) builds the plain model and the ``--fast`` one
 from the same seed and times them in alternating rounds in one process, so
-that the ratio stays meaningful on a loaded machine (memory is then not
-reported). Each measurement is printed as a table row and appended to
-``--out`` as one JSON line with the machine description.
+that the ratio stays meaningful on a loaded machine: ``speedup`` is the
+median over the rounds of the plain / fast time (memory is then not
+reported). The first steps of a model are slow (allocator and kernel
+warm-up): give ``--warmup`` 3 or more. Each measurement is printed as a
+table row and appended to ``--out`` as one JSON line with the machine
+description.
 
 Fast paths (:data:`FAST_PATHS`): ``sdpa`` (fused attention in Swin, the
 decoder and BERT: config keys), ``checkpoint`` (activation checkpointing of
@@ -83,27 +86,45 @@ def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Benchmark a RIS model')
     parser.add_argument('config', help='config file')
     parser.add_argument('--mode', choices=MODES, default='train')
-    parser.add_argument('--batch-size', type=int, nargs='+', default=None,
-                        help='train: one size (default 2); infer: one or '
-                        'more (default 1 16)')
-    parser.add_argument('--shape', type=int, default=448,
-                        help='square input size (multiple of 32)')
+    parser.add_argument(
+        '--batch-size',
+        type=int,
+        nargs='+',
+        default=None,
+        help='train: one size (default 2); infer: one or '
+        'more (default 1 16)')
+    parser.add_argument(
+        '--shape',
+        type=int,
+        default=448,
+        help='square input size (multiple of 32)')
     parser.add_argument('--iters', type=int, default=10)
     parser.add_argument('--warmup', type=int, default=2)
     parser.add_argument('--fast', choices=list(FAST_PATHS), default='none')
-    parser.add_argument('--compare', action='store_true',
-                        help='time plain and --fast interleaved')
-    parser.add_argument('--rounds', type=int, default=3,
-                        help='alternating rounds with --compare')
-    parser.add_argument('--no-dropout', action='store_true',
-                        help='dropout and drop-path off (train), for '
-                        'comparing losses across fast paths')
-    parser.add_argument('--compile-backend', default='inductor',
-                        help='torch.compile backend of --fast compile')
+    parser.add_argument(
+        '--compare',
+        action='store_true',
+        help='time plain and --fast interleaved')
+    parser.add_argument(
+        '--rounds',
+        type=int,
+        default=3,
+        help='alternating rounds with --compare')
+    parser.add_argument(
+        '--no-dropout',
+        action='store_true',
+        help='dropout and drop-path off (train), for '
+        'comparing losses across fast paths')
+    parser.add_argument(
+        '--compile-backend',
+        default='inductor',
+        help='torch.compile backend of --fast compile')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--tokens', type=int, default=20)
-    parser.add_argument('--no-pretrained', action='store_true',
-                        help='random weights, nothing downloaded')
+    parser.add_argument(
+        '--no-pretrained',
+        action='store_true',
+        help='random weights, nothing downloaded')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--out', help='append JSON lines here')
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
@@ -141,9 +162,8 @@ def machine_info(device: str) -> dict:
 
 def emit(record: dict, out: Optional[str]) -> None:
     """Print one table row and append the JSON line to ``out``."""
-    keys = ('mode', 'fast', 'shape', 'batch', 'images_per_s',
-            'samples_per_s', 'latency_ms', 'peak_mem_mb', 'loss', 'gflops',
-            'speedup', 'error')
+    keys = ('mode', 'fast', 'shape', 'batch', 'images_per_s', 'samples_per_s',
+            'latency_ms', 'peak_mem_mb', 'loss', 'gflops', 'speedup', 'error')
     cells = [f'{k}={_fmt(record[k])}' for k in keys if k in record]
     print(' | '.join(cells), flush=True)
     if out:
@@ -337,7 +357,9 @@ def make_trainer(model: torch.nn.Module, batch: dict):
 def train_batch(args, batch_size: int) -> dict:
     from mmris.testing.models import fake_batch
     return fake_batch(
-        batch_size=batch_size, size=args.shape, length=args.tokens,
+        batch_size=batch_size,
+        size=args.shape,
+        length=args.tokens,
         seed=args.seed)
 
 
@@ -371,17 +393,29 @@ def bench_train(args, cfg: Config, base: dict) -> List[dict]:
     for fast, secs, loss in zip(fasts, seconds, losses):
         sec = statistics.median(secs)
         record = dict(
-            base, fast=fast, batch=batch_size, steps=len(loss),
-            sec_per_iter=sec, images_per_s=batch_size / sec, loss=loss[-1],
+            base,
+            fast=fast,
+            batch=batch_size,
+            steps=len(loss),
+            sec_per_iter=sec,
+            round_sec=secs,
+            images_per_s=batch_size / sec,
+            loss=loss[-1],
             losses=loss)
         if not args.compare:
             record.update(memory)
         records.append(record)
     if args.compare:
-        records[1]['speedup'] = records[0]['sec_per_iter'] / \
-            records[1]['sec_per_iter']
+        records[1]['speedup'] = round_speedup(seconds[0], seconds[1])
         records[1]['loss_diff'] = abs(records[1]['loss'] - records[0]['loss'])
     return records
+
+
+def round_speedup(plain: List[float], fast: List[float]) -> float:
+    """Median over the rounds of plain time / fast time: each ratio
+    compares two neighbouring windows, so a load change on a shared
+    machine moves both sides."""
+    return statistics.median(p / f for p, f in zip(plain, fast))
 
 
 # ----------------------------------------------------------------------
@@ -404,15 +438,22 @@ def bench_infer(args, cfg: Config, base: dict) -> List[dict]:
     from mmris.testing.models import fake_batch
     fasts = ['none', args.fast] if args.compare else [args.fast]
     models = [
-        build_model(cfg, f, args.device, args.seed,
-                    compile_backend=args.compile_backend) for f in fasts
+        build_model(
+            cfg,
+            f,
+            args.device,
+            args.seed,
+            compile_backend=args.compile_backend) for f in fasts
     ]
     for other in models[1:]:
         clone_weights(models[0], other)
     records = []
     for batch_size in args.batch_size or [1, 16]:
-        batch = fake_batch(batch_size=batch_size, size=args.shape,
-                           length=args.tokens, seed=args.seed)
+        batch = fake_batch(
+            batch_size=batch_size,
+            size=args.shape,
+            length=args.tokens,
+            seed=args.seed)
         runs = [make_predictor(m, batch) for m in models]
         for run in runs:
             timed(run, args.warmup, args.device)
@@ -425,11 +466,16 @@ def bench_infer(args, cfg: Config, base: dict) -> List[dict]:
         rows = []
         for fast, secs in zip(fasts, seconds):
             sec = statistics.median(secs)
-            rows.append(dict(base, fast=fast, batch=batch_size,
-                             latency_ms=sec * 1e3,
-                             images_per_s=batch_size / sec))
+            rows.append(
+                dict(
+                    base,
+                    fast=fast,
+                    batch=batch_size,
+                    latency_ms=sec * 1e3,
+                    round_sec=secs,
+                    images_per_s=batch_size / sec))
         if args.compare:
-            rows[1]['speedup'] = rows[0]['latency_ms'] / rows[1]['latency_ms']
+            rows[1]['speedup'] = round_speedup(*seconds)
         records += rows
     return records
 
@@ -458,10 +504,17 @@ def bench_data(args, cfg: Config, base: dict) -> List[dict]:
         elapsed = time.perf_counter() - (start or time.perf_counter())
     samples = args.iters
     return [
-        dict(base, fast='none', batch=1, samples=samples,
-             dataset_len=len(dataset), samples_per_s=samples / elapsed,
-             ms_per_transform={k: v / samples * 1e3
-                               for k, v in spent.items()})
+        dict(
+            base,
+            fast='none',
+            batch=1,
+            samples=samples,
+            dataset_len=len(dataset),
+            samples_per_s=samples / elapsed,
+            ms_per_transform={
+                k: v / samples * 1e3
+                for k, v in spent.items()
+            })
     ]
 
 
@@ -486,13 +539,17 @@ def bench_flops(args, cfg: Config, base: dict) -> List[dict]:
     total, _ = flops.flops_by_module(model, image, samples)
     params = flops.parameter_table(model)
     return [
-        dict(base, batch=1, tokens=args.tokens, gflops=total / 1e9,
-             params=params['total'])
+        dict(
+            base,
+            batch=1,
+            tokens=args.tokens,
+            gflops=total / 1e9,
+            params=params['total'])
     ]
 
 
-RUNNERS = dict(train=bench_train, infer=bench_infer, data=bench_data,
-               flops=bench_flops)
+RUNNERS = dict(
+    train=bench_train, infer=bench_infer, data=bench_data, flops=bench_flops)
 
 
 def main(argv=None) -> List[dict]:
@@ -501,16 +558,23 @@ def main(argv=None) -> List[dict]:
     torch.manual_seed(args.seed)
     cfg = load_config(args)
     base = dict(
-        machine=machine_info(args.device), config=args.config,
-        mode=args.mode, fast=args.fast, shape=args.shape,
+        machine=machine_info(args.device),
+        config=args.config,
+        mode=args.mode,
+        fast=args.fast,
+        shape=args.shape,
         time=time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime()))
     try:
         records = RUNNERS[args.mode](args, cfg, base)
     except Exception as exc:  # noqa: BLE001 (e.g. compile on this stack)
         if args.fast != 'compile':
             raise
-        records = [dict(base, error=f'{type(exc).__name__}: '
-                        f'{str(exc).splitlines()[0][:300]}')]
+        records = [
+            dict(
+                base,
+                error=f'{type(exc).__name__}: '
+                f'{str(exc).splitlines()[0][:300]}')
+        ]
     for record in records:
         emit(record, args.out)
     return records

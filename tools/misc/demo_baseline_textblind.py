@@ -33,8 +33,10 @@ def parse_args(argv=None):
 
 def object_masks(instances: dict) -> Dict[int, Dict[int, np.ndarray]]:
     """image id -> annotation id -> bool mask."""
-    sizes = {img['id']: (img['height'], img['width'])
-             for img in instances['images']}
+    sizes = {
+        img['id']: (img['height'], img['width'])
+        for img in instances['images']
+    }
     masks = defaultdict(dict)
     for ann in instances['annotations']:
         height, width = sizes[ann['image_id']]
@@ -63,8 +65,8 @@ def main(argv=None):
     masks = object_masks(load_instances(osp.join(folder, 'instances.json')))
     print('text-blind "largest object" oIoU (x100)')
     for split in args.splits:
-        score = largest_object_oiou(
-            [r for r in refs if r['split'] == split], masks)
+        score = largest_object_oiou([r for r in refs if r['split'] == split],
+                                    masks)
         print(f'{split:<9}{score:6.2f}')
 
 

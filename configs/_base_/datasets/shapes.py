@@ -20,8 +20,8 @@ train_pipeline = [
     dict(type='PackRISInputs'),
 ]
 test_pipeline = train_pipeline
-shapes = dict(type=dataset_type, data_root=data_root, dataset='shapes',
-              split_by='unc')
+shapes = dict(
+    type=dataset_type, data_root=data_root, dataset='shapes', split_by='unc')
 train_dataloader = dict(
     batch_size=8,
     num_workers=2,
@@ -38,8 +38,8 @@ test_dataloader = dict(
         # the parts differ only in these metainfo keys
         ignore_keys=['split', 'split_by', 'dataset_name'],
         datasets=[
-            dict(**shapes, split=split, test_mode=True,
-                 pipeline=test_pipeline)
+            dict(
+                **shapes, split=split, test_mode=True, pipeline=test_pipeline)
             for split in ('val', 'testA', 'testB', 'testOcc')
         ]))
 # The end-of-training evaluation covers all four splits too, so a demo run

@@ -17,7 +17,10 @@ def format_seconds(seconds: float) -> str:
     return f'{minutes}:{secs:02d}'
 
 
-def progress_line(stage: str, done: int, total: int, elapsed: float,
+def progress_line(stage: str,
+                  done: int,
+                  total: int,
+                  elapsed: float,
                   width: int = 24) -> str:
     """One bar line: stage, bar, percent, done/total, elapsed and ETA.
 
@@ -76,7 +79,10 @@ class ProgressBarHook(Hook):
     def before_train(self, runner) -> None:
         self._begin(runner.iter)
 
-    def after_train_iter(self, runner, batch_idx, data_batch=None,
+    def after_train_iter(self,
+                         runner,
+                         batch_idx,
+                         data_batch=None,
                          outputs=None) -> None:
         self._report(runner, 'train', runner.iter + 1, runner.max_iters)
 
@@ -84,10 +90,12 @@ class ProgressBarHook(Hook):
         self._saved = (self._start, self._start_iter)
         self._begin()
 
-    def after_val_iter(self, runner, batch_idx, data_batch=None,
+    def after_val_iter(self,
+                       runner,
+                       batch_idx,
+                       data_batch=None,
                        outputs=None) -> None:
-        self._report(runner, 'val', batch_idx + 1,
-                     len(runner.val_dataloader))
+        self._report(runner, 'val', batch_idx + 1, len(runner.val_dataloader))
 
     def after_val(self, runner) -> None:
         self._start, self._start_iter = self._saved
@@ -95,7 +103,10 @@ class ProgressBarHook(Hook):
     def before_test(self, runner) -> None:
         self._begin()
 
-    def after_test_iter(self, runner, batch_idx, data_batch=None,
+    def after_test_iter(self,
+                        runner,
+                        batch_idx,
+                        data_batch=None,
                         outputs=None) -> None:
         self._report(runner, 'test', batch_idx + 1,
                      len(runner.test_dataloader))
