@@ -30,9 +30,14 @@ def load_benchmark():
 benchmark = load_benchmark()
 
 
-def build_pair(fast: str, segmentor: str = 'RISEncoderDecoder'):
-    """(plain, fast) tiny models with identical weights, eval mode."""
+def build_pair(fast: str, segmentor: str = 'RISEncoderDecoder', **model):
+    """(plain, fast) tiny models with identical weights, eval mode.
+
+    ``model`` updates the tiny model dict (e.g. ``decode_head``).
+    """
     cfg = ConfigDict(model=tiny_model_cfg(segmentor))
+    for key, value in model.items():
+        cfg.model[key].update(value)
     plain = benchmark.build_model(cfg, 'none', 'cpu', seed=0).eval()
     quick = benchmark.build_model(cfg, fast, 'cpu', seed=1).eval()
     benchmark.clone_weights(plain, quick)
@@ -135,13 +140,51 @@ def test_batched_dcl_uses_masked_ids_and_images(monkeypatch):
     assert torch.equal(seen['mask'], torch.cat([attention, attention]))
 
 
-def test_checkpoint_same_gradients():
-    """Activation checkpointing of the Swin blocks changes no gradient."""
-    plain, fast = build_pair('checkpoint')
+def count_checkpoints(monkeypatch) -> list:
+    """Record the modules run under ``torch.utils.checkpoint``."""
+    import torch.utils.checkpoint as cp
+    calls, original = [], cp.checkpoint
+
+    def counting(function, *args, **kwargs):
+        calls.append(type(getattr(function, '__self__', function)).__name__)
+        return original(function, *args, **kwargs)
+
+    monkeypatch.setattr(cp, 'checkpoint', counting)
+    return calls
+
+
+@pytest.mark.parametrize('segmentor',
+                         ['RISEncoderDecoder', 'MaskRISSegmentor'])
+def test_checkpoint_same_gradients(segmentor, monkeypatch):
+    """Checkpointing Swin, BERT and decoder layers changes no gradient."""
+    plain, fast = build_pair('checkpoint', segmentor)
     assert all(layer.with_cp for layer in fast.backbone.vis_encoder.layers)
+    assert fast.backbone.lang_encoder.with_cp and fast.decode_head.with_cp
     _, grads_plain = one_step(plain, fake_batch(seed=1))
+    calls = count_checkpoints(monkeypatch)
     _, grads_fast = one_step(fast, fake_batch(seed=1))
     assert_same_grads(grads_plain, grads_fast, atol=1e-6, rtol=1e-5)
+    # every layer of the three parts ran checkpointed, in each pass
+    passes = 2 if segmentor == 'MaskRISSegmentor' else 1
+    swin = sum(len(layer.blocks) for layer in fast.backbone.vis_encoder.layers)
+    bert = len(fast.backbone.lang_encoder.encoder.layer)
+    svla = len(fast.decode_head.encoder)
+    assert len(calls) == passes * (swin + bert + svla)
+
+
+def test_checkpoint_keeps_dropout_masks():
+    """Train mode: the recomputation redraws the forward's dropout masks."""
+    plain, fast = build_pair('checkpoint', decode_head=dict(dropout=0.2))
+    grads = []
+    for model in (plain, fast):
+        model.train()
+        torch.manual_seed(3)
+        grads.append(one_step(model, fake_batch(seed=1))[1])
+    assert_same_grads(grads[0], grads[1], atol=1e-6, rtol=1e-5)
+    # the masks matter: another seed gives other gradients
+    torch.manual_seed(4)
+    other = one_step(plain, fake_batch(seed=1))[1]
+    assert any(not torch.allclose(other[k], grads[0][k]) for k in other)
 
 
 def test_no_dropout_turns_every_dropout_off():

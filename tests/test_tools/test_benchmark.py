@@ -88,6 +88,29 @@ def test_data_on_the_real_annotation_sample(benchmark, tmp_path,
     check_common(record, 'data')
     assert record['samples_per_s'] > 0 and record['dataset_len'] > 0
     assert set(record['ms_per_transform']) >= {'LoadRefImage', 'Resize'}
+    assert record['cache'] == {}  # the per-ref caches are off by default
+
+
+def test_data_reports_cache_hits(benchmark, tmp_path, refer_data_root):
+    out = str(tmp_path / 'r.jsonl')
+    benchmark.main([
+        DATA_CONFIG, '--mode', 'data', '--iters', '4', '--warmup', '2',
+        '--out', out, '--cfg-options', f'data_root={refer_data_root}',
+        f'bert_path={MINILM_VOCAB}',
+        'train_dataloader.dataset.pipeline.1.cache_mb=8',
+        'train_dataloader.dataset.pipeline.3.cache_size=100'
+    ])
+    (record, ) = read_lines(out)
+    stats = record['cache']
+    assert set(stats) == {'LoadRefMask', 'BertTokenize'}
+    # 6 samples over a 2-item train split: every item after the first epoch
+    # is a hit (the sentence of an item is drawn at random, so only the
+    # mask count is exact)
+    assert record['dataset_len'] == 2
+    assert stats['LoadRefMask']['misses'] == 2
+    assert stats['LoadRefMask']['hits'] == 4
+    assert stats['BertTokenize']['hits'] + \
+        stats['BertTokenize']['misses'] == 6
 
 
 def test_flops(benchmark, tmp_path, capsys):

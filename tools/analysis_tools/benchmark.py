@@ -34,7 +34,8 @@ description.
 
 Fast paths (:data:`FAST_PATHS`): ``sdpa`` (fused attention in Swin, the
 decoder and BERT: config keys), ``checkpoint`` (activation checkpointing of
-the Swin blocks, ``with_cp``: memory saving), ``batched_dcl`` (MaskRIS's two
+the Swin blocks, the BERT layers and the decoder's SVLA layers, ``with_cp``:
+memory saving), ``batched_dcl`` (MaskRIS's two
 passes as one 2B forward, ``model.dcl.batched``), ``channels_last`` and
 ``compile`` (runtime), ``all`` = sdpa + batched_dcl + channels_last.
 """
@@ -62,8 +63,12 @@ CONFIG_SWITCHES = {
         'decode_head.use_sdpa': True,
         'backbone.lang_encoder.attn_implementation': 'sdpa',
     },
+    # the memory-saving option: activation checkpointing of the Swin
+    # blocks, the BERT layers and the decoder's SVLA layers
     'checkpoint': {
-        'backbone.vis_encoder.with_cp': True
+        'backbone.vis_encoder.with_cp': True,
+        'backbone.lang_encoder.with_cp': True,
+        'decode_head.with_cp': True,
     },
     'batched_dcl': {
         'dcl.batched': True
@@ -514,8 +519,19 @@ def bench_data(args, cfg: Config, base: dict) -> List[dict]:
             ms_per_transform={
                 k: v / samples * 1e3
                 for k, v in spent.items()
-            })
+            },
+            cache=cache_stats(transforms))
     ]
+
+
+def cache_stats(transforms) -> Dict[str, dict]:
+    """Hits and misses of the per-ref caches that are switched on."""
+    stats = {}
+    for transform in transforms:
+        cache = getattr(transform, 'cache', None)
+        if cache is not None and getattr(cache, 'enabled', False):
+            stats[type(transform).__name__] = cache.stats()
+    return stats
 
 
 def run_pipeline(dataset, index: int, transforms, spent: Dict[str, float]):

@@ -9,6 +9,12 @@ from PIL import Image
 
 from mmris.registry import TRANSFORMS
 from ..refer import decode_segmentation, valid_polygons
+from .cache import LRUCache
+
+# Python-side cost of one cached mask (key tuple, shape, bbox, array
+# header, LRU links), counted against ``cache_mb`` on top of the packed
+# bits: ~650 bytes measured with tracemalloc, rounded up.
+_MASK_ENTRY_OVERHEAD = 700
 
 
 def _where(results: dict) -> str:
@@ -97,8 +103,7 @@ class LoadRefImage(LoadImageFromFile):
             if local and path.lower().endswith('.png'):
                 high_depth = _load_16bit_png(path)
                 if high_depth is not None:
-                    return _fill_image(results, high_depth,
-                                       self.to_float32)
+                    return _fill_image(results, high_depth, self.to_float32)
             loaded = super().transform(results)
             if loaded is None:  # mmcv's ignore_empty on an unreadable file
                 return self._skip(results, 'cannot be decoded')
@@ -113,6 +118,33 @@ class LoadRefImage(LoadImageFromFile):
                 f'{type(err).__name__}: {err}. The file is corrupt or '
                 'truncated; download it again (tools/misc/check_dataset.py '
                 '--verify-images finds all such files).') from err
+
+
+def pack_mask(mask: np.ndarray) -> tuple:
+    """A {0, 1} mask as (shape, bounding box, bits of the box), ~80x smaller.
+
+    Referred objects cover a part of the image, and one bit per pixel of
+    their box is all that is needed to rebuild the exact array.
+    """
+    rows = np.flatnonzero(mask.any(axis=1))
+    if rows.size == 0:
+        return mask.shape, None, np.zeros(0, dtype=np.uint8)
+    cols = np.flatnonzero(mask.any(axis=0))
+    box = (rows[0], rows[-1] + 1, cols[0], cols[-1] + 1)
+    crop = mask[box[0]:box[1], box[2]:box[3]]
+    return mask.shape, box, np.packbits(crop)
+
+
+def unpack_mask(packed: tuple) -> np.ndarray:
+    """The uint8 mask of :func:`pack_mask` (a new, writable array)."""
+    shape, box, bits = packed
+    mask = np.zeros(shape, dtype=np.uint8)
+    if box is not None:
+        top, bottom, left, right = box
+        size = (bottom - top, right - left)
+        mask[top:bottom, left:right] = np.unpackbits(
+            bits, count=size[0] * size[1]).reshape(size)
+    return mask
 
 
 @TRANSFORMS.register_module()
@@ -135,9 +167,25 @@ class LoadRefMask(BaseTransform):
     warning naming the sample (logged once per ref); the loss of such a
     sample is the plain background cross-entropy, finite and defined.
 
+    Caching (opt-in, ``cache_mb > 0``): the rasterised mask of each
+    annotation is kept, keyed by ``(ann_id, img_path, height, width)``, so
+    that the next epoch skips the polygon rasterisation (~0.4-1 ms of a
+    640x480 sample; the cached copy is rebuilt in ~0.01 ms). A mask is
+    stored as its bounding box at one bit per pixel (~4 KB on average over
+    the 32 objects of ``data/refer_sample``, instead of ~310 KB), in a
+    least-recently-used cache of at most ``cache_mb`` MiB per process: each
+    data-loader worker has its own (see
+    :mod:`mmris.datasets.transforms.cache`), so ``num_workers`` workers use
+    up to ``num_workers * cache_mb``. The whole RefCOCO train split (42k
+    objects) would take ~200 MiB per worker. The output is the same
+    array as without the cache (tested); samples without ``ann_id`` are
+    not cached.
+
     Args:
         empty_polygon (str): 'zeros' (default: all-background mask and a
             warning) or 'error' (raise ``ValueError``).
+        cache_mb (float): Size of the per-process mask cache in MiB; 0
+            (default) disables it.
 
     Raises:
         ValueError: the decoded image does not have the size recorded in
@@ -145,12 +193,22 @@ class LoadRefMask(BaseTransform):
             misaligned mask), or the segmentation is unusable.
     """
 
-    def __init__(self, empty_polygon: str = 'zeros') -> None:
+    def __init__(self,
+                 empty_polygon: str = 'zeros',
+                 cache_mb: float = 0) -> None:
         if empty_polygon not in ('zeros', 'error'):
             raise ValueError('empty_polygon must be "zeros" or "error", '
                              f'got "{empty_polygon}"')
+        if cache_mb < 0:
+            raise ValueError(f'cache_mb must be >= 0, got {cache_mb}')
         self.empty_polygon = empty_polygon
+        self.cache_mb = cache_mb
         self._warned_refs = set()
+        # the byte bound is the real limit; the entry bound only has to
+        # be positive for the cache to be on
+        max_bytes = int(cache_mb * 2**20)
+        self.cache = LRUCache(
+            max_items=2**62 if max_bytes else 0, max_bytes=max_bytes)
 
     def _empty_mask(self, results: dict, height: int, width: int,
                     err: ValueError) -> np.ndarray:
@@ -178,16 +236,7 @@ class LoadRefMask(BaseTransform):
                 f'{shape[0]}x{shape[1]} (HxW) but its annotation says '
                 f'{height}x{width} ({_where(results)}); the file is not the '
                 'COCO train2014 original. Replace it.')
-        segmentation = results['segmentation']
-        try:
-            mask = decode_segmentation(segmentation, height, width)
-        except ValueError as err:
-            if isinstance(segmentation, list) and \
-                    not valid_polygons(segmentation):
-                mask = self._empty_mask(results, height, width, err)
-            else:
-                raise ValueError(f'cannot rasterise the mask of '
-                                 f'{_where(results)}: {err}') from err
+        mask = self._cached_mask(results, height, width)
         results['gt_seg_map'] = mask
         results['ori_gt_seg_map'] = mask
         fields = results.setdefault('seg_fields', [])
@@ -195,6 +244,34 @@ class LoadRefMask(BaseTransform):
             fields.append('gt_seg_map')
         return results
 
+    def _cached_mask(self, results: dict, height: int,
+                     width: int) -> np.ndarray:
+        """The mask from the cache, or rasterised (and cached if enabled)."""
+        ann_id = results.get('ann_id')
+        if not self.cache.enabled or ann_id is None:
+            return self._rasterise(results, height, width)
+        key = (ann_id, results.get('img_path'), height, width)
+        packed = self.cache.get(key)
+        if packed is not None:
+            return unpack_mask(packed)
+        mask = self._rasterise(results, height, width)
+        packed = pack_mask(mask)
+        self.cache.put(key, packed, packed[2].nbytes + _MASK_ENTRY_OVERHEAD)
+        return mask
+
+    def _rasterise(self, results: dict, height: int, width: int) -> np.ndarray:
+        """Decode the COCO segmentation (the uncached path)."""
+        segmentation = results['segmentation']
+        try:
+            return decode_segmentation(segmentation, height, width)
+        except ValueError as err:
+            if isinstance(segmentation, list) and \
+                    not valid_polygons(segmentation):
+                return self._empty_mask(results, height, width, err)
+            raise ValueError(f'cannot rasterise the mask of '
+                             f'{_where(results)}: {err}') from err
+
     def __repr__(self) -> str:
         return (f'{self.__class__.__name__}('
-                f'empty_polygon={self.empty_polygon!r})')
+                f'empty_polygon={self.empty_polygon!r}, '
+                f'cache_mb={self.cache_mb})')

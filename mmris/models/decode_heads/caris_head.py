@@ -23,6 +23,7 @@ from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
+import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
@@ -109,6 +110,11 @@ class CARISHead(BaseModule):
             Default: ``dict(type='ReLU')``.
         use_sdpa (bool): Fused attention in the MHA blocks (no logit
             clamp, see ``MultiHeadAttention``). Default: False.
+        with_cp (bool): Activation checkpointing of each SVLA layer in
+            training (part of the memory-saving option): the layers hold
+            most of the decoder's activations (MSDA sampling, 4x FFN over
+            every token of three levels), recomputed in the backward pass
+            instead. Same gradients. Default: False.
         init_cfg (dict, optional): mmengine init config. When None the
             construction-time CARIS initialisation is kept by
             :meth:`init_weights`. Default: None.
@@ -131,8 +137,10 @@ class CARISHead(BaseModule):
                  norm_cfg: dict = dict(type='GN', num_groups=32),
                  act_cfg: dict = dict(type='ReLU'),
                  use_sdpa: bool = False,
+                 with_cp: bool = False,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
+        self.with_cp = with_cp
         if len(in_channels) != num_levels + 1:
             raise ValueError('in_channels must list C1 plus the '
                              f'{num_levels} encoder levels, got '
@@ -259,6 +267,15 @@ class CARISHead(BaseModule):
         return (torch.cat(tokens, 1), torch.cat(pos_list,
                                                 1), ref, shapes, start[:-1])
 
+    def _run_layer(self, layer: nn.Module, *inputs) -> Tuple[Tensor, Tensor]:
+        """One SVLA layer, checkpointed with ``with_cp`` when training."""
+        if self.with_cp and torch.is_grad_enabled() and (
+                inputs[0].requires_grad or inputs[1].requires_grad):
+            # The RNG state is restored for the recomputation (the default
+            # ``preserve_rng_state``), so dropout draws the same masks.
+            return cp.checkpoint(layer, *inputs, use_reentrant=False)
+        return layer(*inputs)
+
     def forward(self, feats: Sequence[Tensor], text_feats: Tensor,
                 attention_mask: Tensor) -> Tensor:
         """Predict background/referent logits at C1's resolution.
@@ -286,8 +303,8 @@ class CARISHead(BaseModule):
                                  dim=1)
 
         for layer in self.encoder:
-            vis, lang = layer(vis, lang, vis_pos, ref, shapes, start,
-                              padding_mask)
+            vis, lang = self._run_layer(layer, vis, lang, vis_pos, ref, shapes,
+                                        start, padding_mask)
 
         # Only the finest encoder level (stride 8) is used from here on.
         height, width = shapes[-1].tolist()

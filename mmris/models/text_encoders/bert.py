@@ -20,6 +20,7 @@ import os.path as osp
 from typing import Optional
 
 import torch
+import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import Tensor
 from transformers import BertConfig, BertModel
@@ -90,6 +91,10 @@ class BertTextEncoder(BaseModule):
             ``config`` must be given.
         attn_implementation (str): ``'eager'`` or ``'sdpa'``; both compute
             the same attention with the same additive mask.
+        with_cp (bool): Activation checkpointing of each BERT layer in
+            training (part of the memory-saving option; CARIS runs BERT
+            over the sentence plus the image-conditioned prompts). Same
+            gradients. Defaults to False.
         init_cfg (dict, optional): mmengine initialisation config.
     """
 
@@ -97,8 +102,10 @@ class BertTextEncoder(BaseModule):
                  pretrained: Optional[str] = None,
                  config: Optional[dict] = None,
                  attn_implementation: str = 'eager',
+                 with_cp: bool = False,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
+        self.with_cp = with_cp
         if (pretrained is None) == (config is None):
             raise ValueError(
                 'BertTextEncoder needs exactly one of `pretrained` (a model '
@@ -150,9 +157,21 @@ class BertTextEncoder(BaseModule):
         """
         extended_mask = build_extended_attention_mask(attention_mask,
                                                       hidden_states.dtype)
+        checkpointed = self.with_cp and torch.is_grad_enabled() \
+            and hidden_states.requires_grad
         for layer in self.encoder.layer:
-            hidden_states = self._run_layer(layer, hidden_states,
-                                            extended_mask)
+            if checkpointed:
+                # Recomputed in the backward pass with the RNG state of
+                # the forward (same dropout masks, same gradients).
+                hidden_states = cp.checkpoint(
+                    self._run_layer,
+                    layer,
+                    hidden_states,
+                    extended_mask,
+                    use_reentrant=False)
+            else:
+                hidden_states = self._run_layer(layer, hidden_states,
+                                                extended_mask)
         return hidden_states
 
     @staticmethod
