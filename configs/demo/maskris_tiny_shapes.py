@@ -11,7 +11,7 @@ model = dict(
         text_masking=True,
         distill=True,
         memory_saving=True,
-        class_weight=(0.9, 1.1)))
+        class_weight={{_base_.class_weight}}))
 model_wrapper_cfg = dict(type='MaskRISDistributedDataParallel')
 
 # The train pipeline plus the masking transform: 75 % of the 16x16 patches

@@ -70,3 +70,16 @@ def test_demo_pipelines_differ_only_by_maskris():
     assert size % transform['patch_size'] == 0
     assert transform['img_mask_ratio'] == 0.75
     assert maskris.test_dataloader == caris.test_dataloader
+
+
+def test_demo_model_choices():
+    """The demo's recipe (docs/demo_data.md): one referent weight for the
+    GT loss and the DCL soft loss, Swin position embedding on its grid."""
+    from mmengine.config import Config
+    cfg = Config.fromfile(DEMO_CONFIGS['maskris'])
+    assert tuple(cfg.model.dcl.class_weight) == \
+        tuple(cfg.model.loss_decode.class_weight) == (1.0, 3.0)
+    swin = cfg.model.backbone.vis_encoder
+    assert swin.use_abs_pos_embed
+    assert swin.pretrain_img_size == cfg.img_scale[0]
+    assert cfg.model.backbone.lang_encoder.num_layers == 3

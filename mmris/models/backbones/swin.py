@@ -360,8 +360,8 @@ class CARISSwinTransformer(BaseModule):
     """Swin Transformer image encoder of CARIS (defaults: Swin-B, window 7).
 
     Args:
-        pretrain_img_size (int): Image size of the pretraining; kept for
-            config compatibility (no absolute position embedding is used).
+        pretrain_img_size (int): Image size of the pretraining; sets the
+            grid of the absolute position embedding (``use_abs_pos_embed``).
         patch_size (int): Patch embedding stride and kernel.
         in_channels (int): Input channels.
         embed_dims (int): Channels of stage 1; doubled at each stage.
@@ -376,6 +376,12 @@ class CARISSwinTransformer(BaseModule):
         drop_path_rate (float): Stochastic depth of the last block; block k
             of N gets ``drop_path_rate * k / (N - 1)``.
         patch_norm (bool): LayerNorm after the patch embedding.
+        use_abs_pos_embed (bool): Add a learned absolute position embedding
+            (the original Swin's ``ape``, parameter ``absolute_pos_embed``)
+            to the patch tokens, resized bicubically to the input's grid.
+            Off in CARIS, whose windows see only relative positions; useful
+            for a Swin trained from scratch on location words ("the
+            leftmost circle"), as in the demo configs.
         out_indices (Sequence[int]): Stages whose (normed) maps are returned.
         with_cp (bool): Activation checkpointing per block (saves memory).
         use_sdpa (bool): Use ``F.scaled_dot_product_attention``.
@@ -400,6 +406,7 @@ class CARISSwinTransformer(BaseModule):
                  attn_drop_rate: float = 0.,
                  drop_path_rate: float = 0.3,
                  patch_norm: bool = True,
+                 use_abs_pos_embed: bool = False,
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  with_cp: bool = False,
                  use_sdpa: bool = False,
@@ -416,6 +423,11 @@ class CARISSwinTransformer(BaseModule):
 
         self.patch_embed = PatchEmbed(patch_size, in_channels, embed_dims,
                                       patch_norm)
+        self.absolute_pos_embed = None
+        if use_abs_pos_embed:
+            grid = pretrain_img_size // patch_size
+            self.absolute_pos_embed = nn.Parameter(
+                torch.zeros(1, embed_dims, grid, grid))
         self.pos_drop = nn.Dropout(drop_rate)
         rates = drop_path_schedule(drop_path_rate, sum(depths))
         self.layers = nn.ModuleList()
@@ -443,6 +455,8 @@ class CARISSwinTransformer(BaseModule):
     def init_weights(self):
         """Swin init (trunc-normal Linears, unit LNs), then ``pretrained``."""
         self.apply(_init_linear_and_norm)
+        if self.absolute_pos_embed is not None:
+            nn.init.trunc_normal_(self.absolute_pos_embed, std=.02)
         if self.init_cfg is not None:
             super().init_weights()
         if self.pretrained:
@@ -452,6 +466,8 @@ class CARISSwinTransformer(BaseModule):
         """[B, C, H, W] -> tuple of NCHW maps (strides 4..32) for
         ``out_indices``, each after its ``norm{i}``."""
         x, hw = self.patch_embed(x)
+        if self.absolute_pos_embed is not None:
+            x = x + self.resized_abs_pos_embed(hw)
         x = self.pos_drop(x)
         outs = []
         for i, layer in enumerate(self.layers):
@@ -460,6 +476,14 @@ class CARISSwinTransformer(BaseModule):
                 x_out = getattr(self, f'norm{i}')(x_out)
                 outs.append(tokens_to_nchw(x_out, out_hw))
         return tuple(outs)
+
+    def resized_abs_pos_embed(self, hw: Tuple[int, int]) -> torch.Tensor:
+        """The absolute position embedding on an ``hw`` grid, as tokens."""
+        embed = self.absolute_pos_embed
+        if tuple(embed.shape[-2:]) != tuple(hw):
+            embed = F.interpolate(
+                embed, size=hw, mode='bicubic', align_corners=False)
+        return embed.flatten(2).transpose(1, 2)
 
 
 def tokens_to_nchw(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:

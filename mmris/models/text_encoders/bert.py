@@ -95,6 +95,10 @@ class BertTextEncoder(BaseModule):
             training (part of the memory-saving option; CARIS runs BERT
             over the sentence plus the image-conditioned prompts). Same
             gradients. Defaults to False.
+        num_layers (int, optional): Keep only the first ``num_layers``
+            layers (of a pretrained model too: a cheaper encoder whose
+            layers keep their pretrained weights, e.g. 3 of MiniLM's 6 in
+            the CPU demo). None (default) keeps them all, as CARIS.
         init_cfg (dict, optional): mmengine initialisation config.
     """
 
@@ -103,6 +107,7 @@ class BertTextEncoder(BaseModule):
                  config: Optional[dict] = None,
                  attn_implementation: str = 'eager',
                  with_cp: bool = False,
+                 num_layers: Optional[int] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.with_cp = with_cp
@@ -124,9 +129,21 @@ class BertTextEncoder(BaseModule):
         self.bert_config = bert.config
         self.embeddings = bert.embeddings
         self.encoder = bert.encoder
+        if num_layers is not None:
+            self._truncate(num_layers)
         # ``from_pretrained`` returns the model in eval mode; follow this
         # module's mode instead so dropout is active when training.
         self.train(self.training)
+
+    def _truncate(self, num_layers: int) -> None:
+        """Drop every layer after the first ``num_layers``."""
+        total = len(self.encoder.layer)
+        if not 1 <= num_layers <= total:
+            raise ValueError(
+                f'BertTextEncoder: num_layers must be between 1 and the '
+                f"model's {total} layers, got {num_layers}")
+        self.encoder.layer = self.encoder.layer[:num_layers]
+        self.bert_config.num_hidden_layers = num_layers
 
     @property
     def hidden_size(self) -> int:

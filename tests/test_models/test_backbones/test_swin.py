@@ -367,3 +367,20 @@ def test_missing_file(tmp_path):
     model = CARISSwinTransformer(**TINY, pretrained=path)
     with pytest.raises(FileNotFoundError, match='nowhere.pth.*pretrained'):
         model.init_weights()
+
+
+def test_abs_pos_embed_off_by_default_and_resized():
+    assert tiny_swin().absolute_pos_embed is None
+    model = tiny_swin(seed=3, use_abs_pos_embed=True, pretrain_img_size=64)
+    assert model.absolute_pos_embed.shape == (1, 32, 16, 16)
+    # The embedding is added per position: a constant image gives
+    # different tokens at different places, and other sizes still run.
+    x = torch.zeros(1, 3, 64, 64)
+    c1 = model(x)[0]
+    assert not torch.allclose(c1[..., 0, 0], c1[..., 0, -1])
+    without = tiny_swin(seed=3)
+    assert torch.allclose(without(x)[0][..., 0, 1], without(x)[0][..., 0, 2])
+    shapes = [f.shape[-2:] for f in model(torch.zeros(1, 3, 96, 80))]
+    assert shapes[0] == (24, 20)
+    grad = torch.autograd.grad(model(x)[0].sum(), model.absolute_pos_embed)
+    assert grad[0].abs().sum() > 0

@@ -205,3 +205,19 @@ def test_offline_minilm_loads_completely():
     keep = tokens['attention_mask'].bool()
     torch.testing.assert_close(
         plain[keep], expected_out[keep], rtol=0, atol=1e-5)
+
+
+def test_num_layers_keeps_the_first_layers():
+    full = tiny_encoder().eval()
+    short = tiny_encoder(num_layers=1).eval()
+    assert len(short.encoder.layer) == 1
+    assert set(short.state_dict()) < set(full.state_dict())
+    input_ids, mask = padded_batch()
+    with torch.no_grad():
+        hidden = full.embed(input_ids)
+        extended = build_extended_attention_mask(mask, hidden.dtype)
+        after_first = full._run_layer(full.encoder.layer[0], hidden, extended)
+        torch.testing.assert_close(
+            short(input_ids, mask), after_first, rtol=0, atol=0)
+    with pytest.raises(ValueError, match='num_layers'):
+        tiny_encoder(num_layers=3)
