@@ -22,11 +22,11 @@ from typing import Dict, List, Optional, Sequence, Tuple
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmengine.logging import print_log
 from mmengine.model import BaseModule
 from torch.nn.init import trunc_normal_
 
+from mmris.models.utils.checkpoint import checkpoint_if
 from mmris.registry import MODELS
 from mmris.utils.compat import load_local_checkpoint
 
@@ -315,10 +315,7 @@ class BasicLayer(nn.Module):
         mask = shifted_window_mask(Hp, Wp, ws, self.shift_size,
                                    x.device).to(x.dtype)
         for blk in self.blocks:
-            if self.with_cp and torch.is_grad_enabled() and x.requires_grad:
-                x = cp.checkpoint(blk, x, hw, mask, use_reentrant=False)
-            else:
-                x = blk(x, hw, mask)
+            x = checkpoint_if(self.with_cp, blk, x, hw, mask)
         if self.downsample is None:
             return x, hw, x, hw
         x_down, down_hw = self.downsample(x, hw)

@@ -23,11 +23,11 @@ from typing import List, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
-import torch.utils.checkpoint as cp
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn
 
+from mmris.models.utils.checkpoint import checkpoint_if
 from mmris.registry import MODELS
 from ..layers import SVLALayer
 
@@ -269,12 +269,7 @@ class CARISHead(BaseModule):
 
     def _run_layer(self, layer: nn.Module, *inputs) -> Tuple[Tensor, Tensor]:
         """One SVLA layer, checkpointed with ``with_cp`` when training."""
-        if self.with_cp and torch.is_grad_enabled() and (
-                inputs[0].requires_grad or inputs[1].requires_grad):
-            # The RNG state is restored for the recomputation (the default
-            # ``preserve_rng_state``), so dropout draws the same masks.
-            return cp.checkpoint(layer, *inputs, use_reentrant=False)
-        return layer(*inputs)
+        return checkpoint_if(self.with_cp, layer, *inputs)
 
     def forward(self, feats: Sequence[Tensor], text_feats: Tensor,
                 attention_mask: Tensor) -> Tensor:

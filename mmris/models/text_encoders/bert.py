@@ -20,11 +20,11 @@ import os.path as osp
 from typing import Optional
 
 import torch
-import torch.utils.checkpoint as cp
 from mmengine.model import BaseModule
 from torch import Tensor
 from transformers import BertConfig, BertModel
 
+from mmris.models.utils.checkpoint import checkpoint_if
 from mmris.registry import MODELS
 from mmris.utils.paths import resolve_pretrained_path
 
@@ -174,21 +174,9 @@ class BertTextEncoder(BaseModule):
         """
         extended_mask = build_extended_attention_mask(attention_mask,
                                                       hidden_states.dtype)
-        checkpointed = self.with_cp and torch.is_grad_enabled() \
-            and hidden_states.requires_grad
         for layer in self.encoder.layer:
-            if checkpointed:
-                # Recomputed in the backward pass with the RNG state of
-                # the forward (same dropout masks, same gradients).
-                hidden_states = cp.checkpoint(
-                    self._run_layer,
-                    layer,
-                    hidden_states,
-                    extended_mask,
-                    use_reentrant=False)
-            else:
-                hidden_states = self._run_layer(layer, hidden_states,
-                                                extended_mask)
+            hidden_states = checkpoint_if(self.with_cp, self._run_layer,
+                                          layer, hidden_states, extended_mask)
         return hidden_states
 
     @staticmethod

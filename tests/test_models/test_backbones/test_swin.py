@@ -327,14 +327,14 @@ def test_sdpa_matches_plain():
 
 
 def test_with_cp_same_output_and_grads(monkeypatch):
-    from mmris.models.backbones import swin
-    calls, original = [], swin.cp.checkpoint
+    import torch.utils.checkpoint as cp
+    calls, original = [], cp.checkpoint
 
     def counting_checkpoint(*args, **kwargs):
         calls.append(1)
         return original(*args, **kwargs)
 
-    monkeypatch.setattr(swin.cp, 'checkpoint', counting_checkpoint)
+    monkeypatch.setattr(cp, 'checkpoint', counting_checkpoint)
     plain = tiny_swin(seed=10).train()
     ckpt = tiny_swin(seed=10, with_cp=True).train()
     ckpt.load_state_dict(plain.state_dict())
