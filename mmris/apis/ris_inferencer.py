@@ -38,13 +38,14 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 from mmengine.infer import BaseInferencer
 from mmengine.registry import init_default_scope
-from mmengine.runner import load_checkpoint
 from mmengine.structures import PixelData
 from mmseg.structures import SegDataSample
 from pycocotools import mask as mask_utils
 from torch import Tensor
 
+from mmris.engine.hooks import checked_state_dict
 from mmris.registry import INFERENCERS, MODELS
+from mmris.utils.compat import load_local_checkpoint
 from mmris.utils.config_paths import apply_config_paths
 
 ImageType = Union[str, Path, np.ndarray]
@@ -359,7 +360,13 @@ class RISInferencer(BaseInferencer):
             if not osp.isfile(weights):
                 raise FileNotFoundError(f'checkpoint "{weights}" does not '
                                         'exist')
-            load_checkpoint(model, weights, map_location='cpu')
+            # mmengine's load_checkpoint is not strict: a checkpoint of
+            # another architecture would give meaningless masks silently.
+            state = checked_state_dict(
+                model,
+                load_local_checkpoint(weights, map_location='cpu'),
+                source=f'checkpoint "{weights}"')
+            model.load_state_dict(state, strict=False)
         else:
             warnings.warn('RISInferencer: no checkpoint given; the weights '
                           'are random and the masks are meaningless.')

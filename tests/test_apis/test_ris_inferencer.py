@@ -200,3 +200,19 @@ def test_maskris_segmentor_and_random_weights_warning(tiny_files):
         inferencer = RISInferencer(cfg, device='cpu')
     pred = inferencer(_image(21, 17), 'the dog')['predictions'][0]
     _check_pred(pred, (21, 17))
+
+
+def test_checkpoint_of_another_model_is_refused(tiny_files, tmp_path):
+    """A checkpoint of another architecture is an error naming the file,
+    not a silent partial load with meaningless masks."""
+    config, ckpt = tiny_files
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    state['state_dict'] = {
+        k: (v[:1] if v.ndim else v)
+        for k, v in state['state_dict'].items()
+    }
+    other = str(tmp_path / 'other_model.pth')
+    torch.save(state, other)
+    with pytest.raises(RuntimeError,
+                       match='other_model.pth.*does not match the model'):
+        RISInferencer(config, weights=other, device='cpu')

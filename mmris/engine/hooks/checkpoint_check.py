@@ -1,6 +1,7 @@
 """Refuse a checkpoint that does not belong to the model (tools/test.py)."""
-from typing import Dict, List
+from typing import Dict, List, Optional
 
+import torch.nn as nn
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
@@ -15,12 +16,15 @@ def _shown(keys: List[str]) -> str:
     return ', '.join(keys[:SHOWN]) + more
 
 
+def strip_module_prefix(state: Dict) -> Dict:
+    """Keys without the ``module.`` of a saved model wrapper."""
+    return {(k[len('module.'):] if k.startswith('module.') else k): v
+            for k, v in state.items()}
+
+
 def compare_state_dicts(model_state: Dict, ckpt_state: Dict) -> dict:
     """Missing, unexpected and shape-mismatched keys of a checkpoint."""
-    ckpt_state = {
-        (k[len('module.'):] if k.startswith('module.') else k): v
-        for k, v in ckpt_state.items()
-    }
+    ckpt_state = strip_module_prefix(ckpt_state)
     mismatched = [
         f'{k} {tuple(ckpt_state[k].shape)} vs model '
         f'{tuple(v.shape)}' for k, v in model_state.items()
@@ -32,6 +36,47 @@ def compare_state_dicts(model_state: Dict, ckpt_state: Dict) -> dict:
         unexpected=sorted(k for k in ckpt_state if k not in model_state),
         mismatched=mismatched,
         matched=sum(k in ckpt_state for k in model_state))
+
+
+def checked_state_dict(model: nn.Module,
+                       checkpoint: dict,
+                       source: Optional[str] = None,
+                       min_matched: float = 0.9) -> Dict:
+    """The state dict of ``checkpoint`` (``module.`` prefixes stripped),
+    after checking that it belongs to ``model``.
+
+    Raises a ``RuntimeError`` (prefixed with ``source``, e.g. the file)
+    when shapes disagree or fewer than ``min_matched`` of the model's
+    state keys are present; logs one warning with the missing/unexpected
+    keys otherwise.
+    """
+    state = checkpoint.get('state_dict', checkpoint)
+    if not isinstance(state, dict):
+        raise RuntimeError(f'{source or "the checkpoint"} holds no '
+                           'state_dict')
+    state = strip_module_prefix(state)
+    model_state = model.state_dict()
+    report = compare_state_dicts(model_state, state)
+    total = max(len(model_state), 1)
+    message = _message(report, total)
+    if source:
+        message = f'{source}: {message}'
+    if report['mismatched'] or report['matched'] / total < min_matched:
+        raise RuntimeError(message)
+    if report['missing'] or report['unexpected']:
+        print_log(message, logger='current', level=30)
+    return state
+
+
+def _message(report: dict, total: int) -> str:
+    return (
+        'the checkpoint does not match the model of this config: '
+        f'{report["matched"]} of {total} model keys found; missing: '
+        f'{_shown(report["missing"]) or "none"}; unexpected: '
+        f'{_shown(report["unexpected"]) or "none"}; shape mismatch: '
+        f'{_shown(report["mismatched"]) or "none"}. Check the config '
+        '(a CARIS release checkpoint needs '
+        'tools/model_converters/caris2mmris.py first).')
 
 
 @HOOKS.register_module()
@@ -57,25 +102,4 @@ class CheckpointMatchHook(Hook):
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         model = runner.model.module if is_model_wrapper(runner.model) \
             else runner.model
-        state = checkpoint.get('state_dict', checkpoint)
-        if not isinstance(state, dict):
-            raise RuntimeError('the checkpoint holds no state_dict')
-        report = compare_state_dicts(model.state_dict(), state)
-        total = max(len(model.state_dict()), 1)
-        if report['mismatched'] or report['matched'] / total < \
-                self.min_matched:
-            raise RuntimeError(self._message(report, total))
-        if report['missing'] or report['unexpected']:
-            print_log(
-                self._message(report, total), logger='current', level=30)
-
-    @staticmethod
-    def _message(report: dict, total: int) -> str:
-        return (
-            'the checkpoint does not match the model of this config: '
-            f'{report["matched"]} of {total} model keys found; missing: '
-            f'{_shown(report["missing"]) or "none"}; unexpected: '
-            f'{_shown(report["unexpected"]) or "none"}; shape mismatch: '
-            f'{_shown(report["mismatched"]) or "none"}. Check the config '
-            '(a CARIS release checkpoint needs '
-            'tools/model_converters/caris2mmris.py first).')
+        checked_state_dict(model, checkpoint, min_matched=self.min_matched)
