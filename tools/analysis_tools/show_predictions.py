@@ -137,11 +137,16 @@ def load_config(args):
 
 def build_model(cfg, checkpoint: str, device: Optional[str]):
     import torch
-    from mmengine.runner import load_checkpoint
 
+    from mmris.engine.hooks import checked_state_dict
     from mmris.registry import MODELS
+    from mmris.utils.compat import load_local_checkpoint
     model = MODELS.build(cfg.model)
-    load_checkpoint(model, checkpoint, map_location='cpu')
+    state = checked_state_dict(
+        model,
+        load_local_checkpoint(checkpoint, map_location='cpu'),
+        source=f'checkpoint "{checkpoint}"')
+    model.load_state_dict(state, strict=False)
     device = device or ('cuda' if torch.cuda.is_available() else 'cpu')
     return model.to(device).eval()
 
