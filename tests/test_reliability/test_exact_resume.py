@@ -36,8 +36,20 @@ def _train_args(config, work_dir, *extra):
     ]
 
 
+def _pointer_names(work_dir, name) -> bool:
+    """Whether ``name`` exists and ``last_checkpoint`` points to it."""
+    pointer = osp.join(work_dir, 'last_checkpoint')
+    if not osp.isfile(osp.join(work_dir, name)) or not osp.isfile(pointer):
+        return False
+    with open(pointer) as f:
+        return osp.basename(f.read().strip()) == name
+
+
 def _kill_after_checkpoint(config, work_dir, name, timeout=300):
-    """Start a run and SIGKILL it as soon as ``name`` has been written."""
+    """Start a run and SIGKILL it as soon as ``name`` has been written and
+    the ``last_checkpoint`` pointer names it (the pointer is replaced just
+    after the checkpoint: killing between the two resumes, correctly, from
+    the previous checkpoint, which is not the case this test is about)."""
     proc = subprocess.Popen(
         _train_args(config, work_dir),
         cwd=REPO,
@@ -46,7 +58,7 @@ def _kill_after_checkpoint(config, work_dir, name, timeout=300):
         stderr=subprocess.DEVNULL)
     deadline = time.time() + timeout
     try:
-        while not osp.isfile(osp.join(work_dir, name)):
+        while not _pointer_names(work_dir, name):
             assert proc.poll() is None, 'the run ended before the kill'
             assert time.time() < deadline, 'no checkpoint in time'
             time.sleep(0.05)
