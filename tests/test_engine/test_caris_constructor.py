@@ -1,4 +1,5 @@
 import pytest
+import torch
 import torch.nn as nn
 
 from mmris.engine.optimizers import CARISOptimWrapperConstructor, caris_group
@@ -94,3 +95,31 @@ def test_unknown_paramwise_key_is_an_error():
         paramwise_cfg=dict(decoder_lr_mult=2.0))
     with pytest.raises(KeyError, match='decoder_lr_mult'):
         constructor(Named())
+
+
+def _train(fused: bool, steps: int = 5):
+    torch.manual_seed(0)
+    model = Named()
+    constructor = CARISOptimWrapperConstructor(
+        dict(
+            type='OptimWrapper',
+            optimizer=dict(
+                type='AdamW', lr=1e-2, weight_decay=0.01, fused=fused),
+            clip_grad=dict(max_norm=1.0)))
+    wrapper = constructor(model)
+    params = [p for p in model.parameters() if p.requires_grad]
+    for step in range(steps):
+        loss = sum((p * (step + 1)).sin().sum() for p in params)
+        wrapper.update_params(loss)
+    return wrapper, [p.detach().clone() for p in params]
+
+
+def test_fused_adamw_keeps_the_groups_and_the_trajectory():
+    """``optimizer.fused=True`` (the fused_adamw fast path) reaches the
+    plain AdamW's weights over the six CARIS groups."""
+    fused, fused_params = _train(fused=True)
+    _, plain_params = _train(fused=False)
+    assert fused.optimizer.defaults['fused'] is True
+    assert len(fused.optimizer.param_groups) == 6
+    for a, b in zip(fused_params, plain_params):
+        torch.testing.assert_close(a, b, rtol=1e-5, atol=1e-6)

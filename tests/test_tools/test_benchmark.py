@@ -121,3 +121,16 @@ def test_flops(benchmark, tmp_path, capsys):
     check_common(record, 'flops')
     assert record['gflops'] > 0 and record['params'] > 0
     assert 'gflops=' in capsys.readouterr().out
+
+
+def test_train_compare_fused_adamw(benchmark, tmp_path):
+    out = str(tmp_path / 'r.jsonl')
+    benchmark.main([
+        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters', '3',
+        '--warmup', '0', '--rounds', '1', '--fast', 'fused_adamw',
+        '--compare', '--no-dropout', '--out', out
+    ])
+    plain, fast = read_lines(out)
+    check_common(fast, 'train', 'fused_adamw')
+    # torch's fused AdamW follows the plain one to float rounding
+    assert fast['loss_diff'] < 1e-4

@@ -37,7 +37,9 @@ decoder and BERT: config keys), ``checkpoint`` (activation checkpointing of
 the Swin blocks, the BERT layers and the decoder's SVLA layers, ``with_cp``:
 memory saving), ``batched_dcl`` (MaskRIS's two
 passes as one 2B forward, ``model.dcl.batched``), ``channels_last`` and
-``compile`` (runtime), ``all`` = sdpa + batched_dcl + channels_last.
+``compile`` (runtime), ``fused_adamw`` (torch's one-kernel AdamW; in a
+training config ``optim_wrapper.optimizer.fused=True``), ``all`` = sdpa +
+batched_dcl + channels_last + fused_adamw.
 """
 import argparse
 import importlib.util
@@ -82,7 +84,9 @@ FAST_PATHS = {
     'compile': ('compile', ),
     'batched_dcl': ('batched_dcl', ),
     'checkpoint': ('checkpoint', ),
-    'all': ('sdpa', 'batched_dcl', 'channels_last'),
+    # torch's one-kernel AdamW; config key optim_wrapper.optimizer.fused
+    'fused_adamw': ('fused_adamw', ),
+    'all': ('sdpa', 'batched_dcl', 'channels_last', 'fused_adamw'),
 }
 
 
@@ -345,12 +349,17 @@ class MemoryProbe:
 # ----------------------------------------------------------------------
 # train
 # ----------------------------------------------------------------------
-def make_trainer(model: torch.nn.Module, batch: dict):
-    """A closure running one ``train_step``; returns the total loss."""
+def make_trainer(model: torch.nn.Module, batch: dict, fused: bool = False):
+    """A closure running one ``train_step``; returns the total loss.
+
+    ``fused`` selects torch's single-kernel AdamW (``fused=True``, CPU and
+    CUDA), the ``fused_adamw`` fast path.
+    """
     from mmengine.optim import OptimWrapper
     model.train()
     optim = OptimWrapper(
-        torch.optim.AdamW(model.parameters(), lr=1e-4, weight_decay=0.01))
+        torch.optim.AdamW(
+            model.parameters(), lr=1e-4, weight_decay=0.01, fused=fused))
 
     def step() -> float:
         log_vars = model.train_step(batch, optim)
@@ -379,7 +388,10 @@ def bench_train(args, cfg: Config, base: dict) -> List[dict]:
     ]
     for other in models[1:]:
         clone_weights(models[0], other)
-    steps = [make_trainer(m, batch) for m in models]
+    steps = [
+        make_trainer(m, batch, fused='fused_adamw' in FAST_PATHS[f])
+        for m, f in zip(models, fasts)
+    ]
     probe = MemoryProbe(args.device)
     probe.start()
     losses = [[step() for _ in range(args.warmup)] for step in steps]
