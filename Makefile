@@ -62,11 +62,14 @@ smoke: venv
 # machine shared with other jobs use DEMO_THREADS=1: busy threads stall
 # each other.
 DEMO_DATA := data/shapes
+# the demo's variant of the data set: one colour per object, objects 1.25x
+# the default size (docs/demo_data.md)
+DEMO_DATA_ARGS := --distinct-colors --size-scale 1.25
 DEMO_THREADS ?= 2
 DEMO_RUN = OMP_NUM_THREADS=$(DEMO_THREADS) $(PY) tools/train.py
 
 demo-data: venv
-	$(PY) tools/misc/make_demo_data.py $(DEMO_DATA)
+	$(PY) tools/misc/make_demo_data.py $(DEMO_DATA) $(DEMO_DATA_ARGS)
 
 demo: demo-data
 	$(DEMO_RUN) configs/demo/maskris_tiny_shapes.py

@@ -11,6 +11,7 @@ model = dict(
         text_masking=True,
         distill=True,
         memory_saving=True,
+        batched=True,  # fast path: both passes in one 2B forward
         class_weight={{_base_.class_weight}}))
 model_wrapper_cfg = dict(type='MaskRISDistributedDataParallel')
 

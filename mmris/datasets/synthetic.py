@@ -390,23 +390,33 @@ def _choose_sentences(rng: np.random.Generator, rules: List[dict],
 
 
 # ------------------------------------------------------------------ scene
-def _sample_objects(rng: np.random.Generator, height: int, width: int,
+def _sample_objects(rng: np.random.Generator,
+                    height: int,
+                    width: int,
                     num_objects: Tuple[int, int],
-                    overlap_prob: float) -> Optional[List[dict]]:
+                    overlap_prob: float,
+                    distinct_colors: bool = False,
+                    size_scale: float = 1.0) -> Optional[List[dict]]:
     side = min(height, width)
     n = int(rng.integers(num_objects[0], num_objects[1] + 1))
-    # A small palette per image makes repeated colours/shapes common, so
-    # that relations and superlatives are needed.
-    colors = list(
-        rng.choice(COLOR_NAMES, size=int(rng.integers(2, 4)), replace=False))
+    # By default a small palette per image makes repeated colours/shapes
+    # common, so that relations and superlatives are needed; with
+    # ``distinct_colors`` every object has a colour of its own (an easier
+    # set: a colour word alone then names one object).
+    if distinct_colors:
+        colors = list(rng.choice(COLOR_NAMES, size=n, replace=False))
+    else:
+        colors = list(
+            rng.choice(
+                COLOR_NAMES, size=int(rng.integers(2, 4)), replace=False))
     shapes = list(
         rng.choice(SHAPES, size=int(rng.integers(2, 4)), replace=False))
     objects = []
-    for _ in range(n):
+    for index in range(n):
         shape = str(_pick(rng, shapes))
-        color = str(_pick(rng, colors))
+        color = colors[index] if distinct_colors else str(_pick(rng, colors))
         size = 'big' if rng.random() < 0.5 else 'small'
-        scale = rng.uniform(*SIZE_SCALES[size]) * side
+        scale = rng.uniform(*SIZE_SCALES[size]) * side * size_scale
         extent = scale * UNIT_EXTENTS[shape]
         may_overlap = rng.random() < overlap_prob
         for _try in range(60):
@@ -440,11 +450,16 @@ def _sample_objects(rng: np.random.Generator, height: int, width: int,
     return objects
 
 
-def _draw_scene(rng: np.random.Generator, height: int, width: int,
-                num_objects: Tuple[int, int], overlap_prob: float):
+def _draw_scene(rng: np.random.Generator,
+                height: int,
+                width: int,
+                num_objects: Tuple[int, int],
+                overlap_prob: float,
+                distinct_colors: bool = False,
+                size_scale: float = 1.0):
     for _attempt in range(200):
         objects = _sample_objects(rng, height, width, num_objects,
-                                  overlap_prob)
+                                  overlap_prob, distinct_colors, size_scale)
         if objects is None:
             continue
         fulls = [_rasterize(o['polygon'], height, width) for o in objects]
@@ -531,7 +546,9 @@ def generate_shapes_refer(out_root: str,
                           image_size: Union[int, Sequence[int]] = 128,
                           num_objects: Tuple[int, int] = (2, 4),
                           sentences_per_ref: Tuple[int, int] = (2, 3),
-                          overlap_prob: float = 0.3) -> dict:
+                          overlap_prob: float = 0.3,
+                          distinct_colors: bool = False,
+                          size_scale: float = 1.0) -> dict:
     """Write the synthetic ``shapes`` REFER data set under ``out_root``.
 
     Args:
@@ -546,6 +563,11 @@ def generate_shapes_refer(out_root: str,
         sentences_per_ref ((int, int)): Sentences per referred object,
             inclusive range (fewer only if the object has fewer wordings).
         overlap_prob (float): Probability that an object may overlap others.
+        distinct_colors (bool): Give every object of an image its own
+            colour (an easier set; ``num_objects`` at most 6). Default:
+            False (2-3 colours per image, repeated).
+        size_scale (float): Multiplier of the object sizes (both size
+            classes; small objects stay smaller than big ones). Default: 1.
 
     Returns:
         dict: ``params`` and per-split ``splits`` counts (``images``,
@@ -553,6 +575,11 @@ def generate_shapes_refer(out_root: str,
     """
     height, width = _image_size(image_size)
     side = min(height, width)
+    if distinct_colors and num_objects[1] > len(COLOR_NAMES):
+        raise ValueError(f'distinct_colors needs at most {len(COLOR_NAMES)} '
+                         f'objects per image, got num_objects={num_objects}')
+    if not 0.25 <= size_scale <= 2.0:
+        raise ValueError(f'size_scale must be in [0.25, 2], got {size_scale}')
     counts = dict(
         train=num_train,
         val=num_val,
@@ -573,7 +600,8 @@ def generate_shapes_refer(out_root: str,
             rng = np.random.default_rng([seed, SPLIT_CODES[split], index])
             for _attempt in range(50):
                 img, texture, objects, visibles = _draw_scene(
-                    rng, height, width, num_objects, overlap_prob)
+                    rng, height, width, num_objects, overlap_prob,
+                    distinct_colors, size_scale)
                 per_object = [
                     valid_rules(objects, k, side, SPLIT_KINDS[split])
                     for k in range(len(objects))
@@ -683,6 +711,8 @@ def generate_shapes_refer(out_root: str,
         num_objects=list(num_objects),
         sentences_per_ref=list(sentences_per_ref),
         overlap_prob=overlap_prob,
+        distinct_colors=distinct_colors,
+        size_scale=size_scale,
         **{f'num_{split}': counts[split]
            for split in SPLITS})
     summary = dict(

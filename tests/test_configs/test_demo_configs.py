@@ -21,8 +21,16 @@ SPLITS = ('val', 'testA', 'testB', 'testOcc')
 def tiny_shapes_root(tmp_path_factory):
     from mmris.datasets.synthetic import generate_shapes_refer
     root = str(tmp_path_factory.mktemp('shapes'))
+    # the options of `make demo-data` (Makefile DEMO_DATA_ARGS)
     generate_shapes_refer(
-        root, num_train=2, num_val=1, num_testA=1, num_testB=1, num_testOcc=1)
+        root,
+        num_train=2,
+        num_val=1,
+        num_testA=1,
+        num_testB=1,
+        num_testOcc=1,
+        distinct_colors=True,
+        size_scale=1.25)
     return root
 
 
@@ -83,3 +91,31 @@ def test_demo_model_choices():
     assert swin.use_abs_pos_embed
     assert swin.pretrain_img_size == cfg.img_scale[0]
     assert cfg.model.backbone.lang_encoder.num_layers == 3
+    # not CARIS: the sentence modulates the four Swin maps
+    film = cfg.model.backbone.text_film
+    assert film.type == 'SentenceFiLM'
+    assert tuple(film.in_channels) == tuple(
+        cfg.model.decode_head.in_channels)
+    assert film.text_channels == cfg.model.decode_head.text_channels
+    # the fast paths with an equivalence test, all on
+    assert cfg.optim_wrapper.optimizer.fused is True
+    assert cfg.model.dcl.batched is True
+    assert swin.use_sdpa and cfg.model.decode_head.use_sdpa
+    assert cfg.model.backbone.lang_encoder.attn_implementation == 'sdpa'
+
+
+def test_make_demo_data_arguments_are_valid():
+    """The Makefile's DEMO_DATA_ARGS parse with the data tool and ask for
+    the easier variant the demo recipe was measured on."""
+    import importlib.util
+    import re
+    import shlex
+    with open(osp.join(REPO, 'Makefile'), encoding='utf-8') as f:
+        (line, ) = re.findall(r'^DEMO_DATA_ARGS := (.*)$', f.read(), re.M)
+    tool_path = osp.join(REPO, 'tools', 'misc', 'make_demo_data.py')
+    spec = importlib.util.spec_from_file_location('make_demo_data', tool_path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    params = tool._params(tool.parse_args(['out'] + shlex.split(line)))
+    assert params['distinct_colors'] is True
+    assert params['size_scale'] == 1.25

@@ -298,3 +298,79 @@ def test_tool_is_idempotent(tmp_path, capsys):
     assert len(os.listdir(osp.join(str(tmp_path), 'train2014'))) == 5
     tool.main(args[:2] + ['1'] + args[3:] + ['--force'])
     assert 'nothing to do' not in capsys.readouterr().out
+
+
+def _load_tool():
+    spec = importlib.util.spec_from_file_location('make_demo_data', TOOL)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)
+    return tool
+
+
+def test_distinct_colors_and_size_scale(shapes_root, tmp_path):
+    """The easier variant: one colour per object, larger objects; the
+    sentences still select exactly their object."""
+    root = str(tmp_path)
+    summary = generate_shapes_refer(
+        root, **SMALL, distinct_colors=True, size_scale=1.25)
+    assert summary['params']['distinct_colors'] is True
+    assert summary['params']['size_scale'] == 1.25
+    scenes = load(root, 'scenes.json')
+    for scene in scenes:
+        colors = [obj['color'] for obj in scene['objects']]
+        assert len(colors) == len(set(colors)), scene['file_name']
+        for ref in scene['refs']:
+            for sent in ref['sentences']:
+                chosen = select_objects(sent['rule'], scene['objects'],
+                                        min(SMALL['image_size']))
+                target = [
+                    i for i, obj in enumerate(scene['objects'])
+                    if obj['ann_id'] == ref['ann_id']
+                ]
+                assert chosen == target
+    # the same seed with the default palette repeats colours somewhere
+    default_scenes = load(shapes_root[0], 'scenes.json')
+    assert any(
+        len({o['color'] for o in s['objects']}) < len(s['objects'])
+        for s in default_scenes)
+
+    def mean_area(scene_list):
+        return np.mean([o['area'] for s in scene_list for o in s['objects']])
+
+    # areas grow with the square of the scale (shapes and sizes redrawn)
+    ratio = mean_area(scenes) / mean_area(default_scenes)
+    assert 1.25**2 * 0.75 < ratio < 1.25**2 * 1.3
+
+
+def test_easy_options_are_validated(tmp_path):
+    with pytest.raises(ValueError, match='distinct_colors'):
+        generate_shapes_refer(
+            str(tmp_path), **dict(SMALL, num_objects=(2, 7)),
+            distinct_colors=True)
+    with pytest.raises(ValueError, match='size_scale'):
+        generate_shapes_refer(str(tmp_path), **SMALL, size_scale=3.0)
+
+
+def test_tool_options_and_sets_older_than_them(tmp_path, capsys):
+    tool = _load_tool()
+    args = [
+        str(tmp_path), '--num-train', '2', '--num-val', '1', '--num-testA',
+        '1', '--num-testB', '1', '--num-testOcc', '1', '--image-size', '96'
+    ]
+    tool.main(args)
+    capsys.readouterr()
+    # a summary written before the options existed lacks their keys: the
+    # set still counts as made with the defaults
+    marker = osp.join(str(tmp_path), 'refer', 'shapes', 'summary.json')
+    with open(marker, encoding='utf-8') as f:
+        summary = json.load(f)
+    for key in ('distinct_colors', 'size_scale'):
+        del summary['params'][key]
+    with open(marker, 'w', encoding='utf-8') as f:
+        json.dump(summary, f)
+    tool.main(args)
+    assert 'nothing to do' in capsys.readouterr().out
+    easy = tool.main(args + ['--distinct-colors', '--size-scale', '1.2'])
+    assert 'nothing to do' not in capsys.readouterr().out
+    assert easy['params']['distinct_colors'] is True
+    assert easy['params']['size_scale'] == 1.2

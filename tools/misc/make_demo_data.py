@@ -19,6 +19,10 @@ from mmris.datasets.synthetic import (DATASET_NAME, SPLITS,
                                       generate_shapes_refer)
 
 
+# generator options newer than some data sets on disk, with their defaults
+OPTION_DEFAULTS = dict(distinct_colors=False, size_scale=1.0)
+
+
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(
         description='Write the synthetic shapes referring data set in the '
@@ -37,6 +41,15 @@ def parse_args(argv=None):
         default=[128],
         help='S or H W (default 128)')
     parser.add_argument(
+        '--distinct-colors',
+        action='store_true',
+        help='every object of an image gets its own colour (easier)')
+    parser.add_argument(
+        '--size-scale',
+        type=float,
+        default=1.0,
+        help='multiplier of the object sizes (default 1)')
+    parser.add_argument(
         '--force',
         action='store_true',
         help='rewrite even if a complete set with these arguments exists')
@@ -54,7 +67,9 @@ def _params(args) -> dict:
         num_testA=args.num_testA,
         num_testB=args.num_testB,
         num_testOcc=args.num_testOcc,
-        image_size=size[0] if len(size) == 1 else tuple(size))
+        image_size=size[0] if len(size) == 1 else tuple(size),
+        distinct_colors=args.distinct_colors,
+        size_scale=args.size_scale)
 
 
 def _existing(out_root: str, params: dict):
@@ -68,6 +83,8 @@ def _existing(out_root: str, params: dict):
     size = [size, size] if isinstance(size, int) else list(size)
     old = summary.get('params', {})
     wanted = dict(params, image_size=size)
+    # sets written before an option existed were made with its default
+    old = dict(OPTION_DEFAULTS, **old)
     if any(old.get(key) != value for key, value in wanted.items()):
         return None
     n_images = summary.get('files', {}).get('images', -1)

@@ -28,6 +28,10 @@ class CARISPromptEncoder(BaseModule):
         conditional_prompts (dict): config of a ``ConditionalPrompt``
             whose ``in_channels`` equals the last map's channels and
             ``embed_dims`` the BERT hidden size.
+        text_film (dict, optional): config of a ``SentenceFiLM`` that
+            modulates the four visual maps by the sentence before they
+            leave the encoder. Not in CARIS (default None, the CARIS
+            encoder); the demo uses it (docs/demo_data.md).
         init_cfg (dict, optional): mmengine initialisation config.
     """
 
@@ -35,11 +39,13 @@ class CARISPromptEncoder(BaseModule):
                  vis_encoder: dict,
                  lang_encoder: dict,
                  conditional_prompts: dict,
+                 text_film: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.vis_encoder = MODELS.build(vis_encoder)
         self.lang_encoder = MODELS.build(lang_encoder)
         self.conditional_prompts = MODELS.build(conditional_prompts)
+        self.text_film = MODELS.build(text_film) if text_film else None
 
     def forward(self, img: Tensor, input_ids: Tensor,
                 attention_mask: Tensor) -> Tuple[Tuple[Tensor, ...], Tensor]:
@@ -60,4 +66,6 @@ class CARISPromptEncoder(BaseModule):
         prompts = self.conditional_prompts(vis_feats[-1])
         hidden = self.lang_encoder(input_ids, attention_mask, prompts=prompts)
         text_feats = hidden[:, :input_ids.shape[1]]
+        if self.text_film is not None:
+            vis_feats = self.text_film(vis_feats, text_feats, attention_mask)
         return vis_feats, text_feats

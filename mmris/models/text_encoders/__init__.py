@@ -1,4 +1,5 @@
 from .bert import BertTextEncoder
 from .conditional_prompt import ConditionalPrompt
+from .sentence_film import SentenceFiLM
 
-__all__ = ['BertTextEncoder', 'ConditionalPrompt']
+__all__ = ['BertTextEncoder', 'ConditionalPrompt', 'SentenceFiLM']

@@ -31,10 +31,11 @@ class TinyFourStageBackbone(BaseModule):
         return tuple(outs)
 
 
-def build_encoder() -> CARISPromptEncoder:
+def build_encoder(**extra) -> CARISPromptEncoder:
     torch.manual_seed(0)
     encoder = MODELS.build(
         dict(
+            **extra,
             type='CARISPromptEncoder',
             vis_encoder=dict(type='_TinyFourStageBackbone'),
             lang_encoder=dict(
@@ -135,3 +136,35 @@ def test_gradients_reach_all_parts():
     for name, param in parts.items():
         assert param.grad is not None, name
         assert param.grad.abs().sum() > 0, name
+
+
+def test_sentence_film_starts_as_identity_and_learns():
+    """``text_film``: the maps equal the plain encoder's at init, then
+    depend on the sentence once the FiLM linears move."""
+    film = dict(
+        type='SentenceFiLM', in_channels=CHANNELS, text_channels=HIDDEN)
+    plain, with_film = build_encoder(), build_encoder(text_film=film)
+    # same encoder weights (building the FiLM draws from the RNG)
+    missing, unexpected = with_film.load_state_dict(
+        plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith('text_film.') for k in missing)
+    plain.eval(), with_film.eval()  # no BERT dropout
+    img = torch.randn(2, 3, 64, 64)
+    input_ids, attention_mask = text_batch()
+    ref_feats, ref_text = plain(img, input_ids, attention_mask)
+    feats, text = with_film(img, input_ids, attention_mask)
+    torch.testing.assert_close(text, ref_text)
+    for a, b in zip(feats, ref_feats):
+        torch.testing.assert_close(a, b)
+    # one gradient step on the modulation makes the maps text-dependent
+    sum(f.square().mean() for f in feats).backward()
+    grads = [lin.weight.grad for lin in with_film.text_film.linears]
+    assert all(g is not None and g.abs().sum() > 0 for g in grads)
+    with torch.no_grad():
+        for lin in with_film.text_film.linears:
+            lin.weight.sub_(0.1 * lin.weight.grad)
+        moved, _ = with_film(img, input_ids, attention_mask)
+        other_ids = input_ids.flip(0)
+        swapped, _ = with_film(img, other_ids, (other_ids != 0).long())
+    assert not torch.allclose(moved[0], ref_feats[0])
+    assert not torch.allclose(moved[0], swapped[0])
