@@ -14,31 +14,47 @@ def cuda_available() -> bool:
     return torch.cuda.is_available()
 
 
-def fallback_amp_to_fp32(cfg) -> bool:
-    """Turn ``AmpOptimWrapper`` into ``OptimWrapper`` when there is no CUDA.
+AMP_WRAPPERS = ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper')
 
-    mmengine's AmpOptimWrapper asserts a GPU; a CPU user asking for ``--amp``
-    (or running an fp16 config) gets fp32 training and one clear warning.
-    Returns True when the config was changed.
+
+def fallback_amp_to_fp32(cfg) -> bool:
+    """Make a config's ``AmpOptimWrapper`` runnable when there is no CUDA.
+
+    mmengine's AmpOptimWrapper asserts a GPU. On a CPU that computes bf16
+    natively (Intel AMX or AVX512-BF16) mmris trains with bf16 autocast
+    instead (:class:`~mmris.engine.optimizers.AutocastOptimWrapper`: no
+    loss scale is needed, and fp16 on a CPU is slow); on other CPUs in
+    fp32 with ``OptimWrapper``. Either way one warning says which. Returns
+    True when the config was changed.
     """
+    from mmris.engine.optimizers.autocast_wrapper import cpu_has_native_bf16
     optim = cfg.get('optim_wrapper')
     if cuda_available() or optim is None:
         return False
-    if optim.get('type') not in ('AmpOptimWrapper',
-                                 'mmengine.AmpOptimWrapper'):
+    if optim.get('type') not in AMP_WRAPPERS:
         return False
-    warnings.warn('AMP (AmpOptimWrapper) needs a CUDA device and none is '
-                  'available: training in fp32 with OptimWrapper instead.')
-    optim['type'] = 'OptimWrapper'
     for key in ('loss_scale', 'dtype', 'use_fsdp'):
         optim.pop(key, None)
+    if cpu_has_native_bf16():
+        warnings.warn('AMP (AmpOptimWrapper) needs a CUDA device and none is '
+                      'available; this CPU computes bf16 natively: training '
+                      'with bf16 autocast (AutocastOptimWrapper) instead.')
+        optim['type'] = 'AutocastOptimWrapper'
+        optim['dtype'] = 'bfloat16'
+        return True
+    warnings.warn('AMP (AmpOptimWrapper) needs a CUDA device and none is '
+                  'available, and this CPU has no native bf16 (AMX or '
+                  'AVX512-BF16): training in fp32 with OptimWrapper instead.')
+    optim['type'] = 'OptimWrapper'
     return True
 
 
 def enable_amp(cfg) -> None:
-    """What ``--amp`` does: fp16 with a dynamic loss scale (GPU only)."""
+    """What ``--amp`` does: fp16 with a dynamic loss scale on a GPU; on a
+    CPU, bf16 autocast where native, else fp32 (:func:`fallback_amp_to_fp32`).
+    """
     optim = cfg.optim_wrapper
-    if optim.get('type') in ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper'):
+    if optim.get('type') in AMP_WRAPPERS + ('AutocastOptimWrapper', ):
         print('AMP is already enabled in the config.')
     else:
         optim['type'] = 'AmpOptimWrapper'

@@ -134,3 +134,24 @@ def test_train_compare_fused_adamw(benchmark, tmp_path):
     check_common(fast, 'train', 'fused_adamw')
     # torch's fused AdamW follows the plain one to float rounding
     assert fast['loss_diff'] < 1e-4
+
+
+def test_train_and_infer_compare_all_bf16(benchmark, tmp_path):
+    """all_bf16 = the exact fast paths + bf16 autocast: its losses follow
+    the plain path's to bf16 precision, and inference runs too."""
+    out = str(tmp_path / 'r.jsonl')
+    benchmark.main([
+        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters', '2',
+        '--warmup', '0', '--rounds', '1', '--fast', 'all_bf16', '--compare',
+        '--no-dropout', '--out', out, '--cfg-options',
+        'model.type=MaskRISSegmentor'
+    ])
+    plain, fast = read_lines(out)
+    check_common(fast, 'train', 'all_bf16')
+    assert isinstance(fast['machine']['cpu_native_bf16'], bool)
+    assert 0 < fast['loss_diff'] <= 2e-2 * plain['loss']
+    benchmark.main([
+        TINY_MODEL_CONFIG, '--mode', 'infer', '--shape', '64', '--iters', '1',
+        '--warmup', '0', '--batch-size', '2', '--fast', 'bf16', '--out', out
+    ])
+    check_common(read_lines(out)[-1], 'infer', 'bf16')

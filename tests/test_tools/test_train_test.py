@@ -64,11 +64,16 @@ def test_test_tool_reports_metrics_and_dumps(tmp_path, sample_data_root):
     assert osp.getsize(out) > 0
 
 
-def test_amp_flag_on_cpu_trains_in_fp32(tmp_path, sample_data_root):
+def test_amp_flag_on_cpu_trains(tmp_path, sample_data_root):
+    """--amp without CUDA: bf16 autocast where this CPU has native bf16,
+    else fp32; the log says which."""
     if torch.cuda.is_available():
         return
+    from mmris.engine.optimizers import cpu_has_native_bf16
     log = _train(tmp_path / 'amp', sample_data_root, 1, '--amp')
     assert 'needs a CUDA device' in log
+    expected = 'bf16 autocast' if cpu_has_native_bf16() else 'in fp32'
+    assert expected in log
     assert osp.isfile(tmp_path / 'amp' / 'epoch_1.pth')
 
 

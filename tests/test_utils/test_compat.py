@@ -51,8 +51,15 @@ def _cfg(wrapper_type):
                 optimizer=dict(type='AdamW', lr=1e-4))))
 
 
+def _native_bf16(monkeypatch, native):
+    from mmris.engine.optimizers import autocast_wrapper
+    monkeypatch.setattr(autocast_wrapper, 'cpu_has_native_bf16',
+                        lambda: native)
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
-def test_amp_falls_back_to_fp32_without_cuda():
+def test_amp_falls_back_to_fp32_without_cuda_or_native_bf16(monkeypatch):
+    _native_bf16(monkeypatch, False)
     cfg = _cfg('AmpOptimWrapper')
     with pytest.warns(UserWarning, match='needs a CUDA device'):
         assert fallback_amp_to_fp32(cfg)
@@ -66,12 +73,39 @@ def test_amp_falls_back_to_fp32_without_cuda():
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
-def test_amp_flag_on_cpu_warns_once_and_keeps_fp32():
+def test_amp_becomes_bf16_autocast_on_a_native_bf16_cpu(monkeypatch):
+    from mmengine.optim import build_optim_wrapper
+
+    from mmris.engine.optimizers import AutocastOptimWrapper
+    from mmris.utils import register_all_modules
+    _native_bf16(monkeypatch, True)
+    cfg = _cfg('AmpOptimWrapper')
+    cfg.optim_wrapper.dtype = 'float16'
+    with pytest.warns(UserWarning, match='bf16 autocast'):
+        assert fallback_amp_to_fp32(cfg)
+    assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
+    assert cfg.optim_wrapper.dtype == 'bfloat16'
+    assert 'loss_scale' not in cfg.optim_wrapper
+    register_all_modules()
+    model = torch.nn.Linear(2, 1)
+    wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
+    assert isinstance(wrapper, AutocastOptimWrapper)
+    with wrapper.optim_context(model):
+        out = model(torch.ones(1, 2))
+    assert out.dtype == torch.bfloat16
+    wrapper.update_params(out.float().sum())
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+@pytest.mark.parametrize('native', [False, True])
+def test_amp_flag_on_cpu_warns_once(monkeypatch, native):
+    _native_bf16(monkeypatch, native)
     cfg = _cfg('OptimWrapper')
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
         enable_amp(cfg)
-    assert cfg.optim_wrapper.type == 'OptimWrapper'
+    expected = 'AutocastOptimWrapper' if native else 'OptimWrapper'
+    assert cfg.optim_wrapper.type == expected
     assert sum('CUDA' in str(w.message) for w in caught) == 1
 
 

@@ -2,7 +2,8 @@
 
     python tools/analysis_tools/benchmark.py CONFIG --mode train \
         [--batch-size 2] [--shape 448] [--iters 10] [--warmup 2] \
-        [--fast none|sdpa|channels_last|compile|batched_dcl|checkpoint|all] \
+        [--fast none|sdpa|channels_last|compile|batched_dcl|checkpoint|
+                fused_adamw|bf16|all|all_bf16] \
         [--compare] [--no-dropout] [--no-pretrained] [--cfg-options ...] \
         [--out results.jsonl] [--device cpu|cuda]
 
@@ -38,8 +39,13 @@ the Swin blocks, the BERT layers and the decoder's SVLA layers, ``with_cp``:
 memory saving), ``batched_dcl`` (MaskRIS's two
 passes as one 2B forward, ``model.dcl.batched``), ``channels_last`` and
 ``compile`` (runtime), ``fused_adamw`` (torch's one-kernel AdamW; in a
-training config ``optim_wrapper.optimizer.fused=True``), ``all`` = sdpa +
-batched_dcl + channels_last + fused_adamw.
+training config ``optim_wrapper.optimizer.fused=True``), ``bf16`` (the
+forward under bf16 autocast, the training step through
+:class:`~mmris.engine.optimizers.AutocastOptimWrapper`; fp32 weights and
+optimizer; fast where the hardware computes bf16: a GPU, or a CPU with
+AMX or AVX512-BF16; not exact, so its loss is compared with a bf16
+tolerance), ``all`` = sdpa + batched_dcl + channels_last + fused_adamw
+(all exact to fp32 tolerance), ``all_bf16`` = ``all`` + bf16.
 """
 import argparse
 import importlib.util
@@ -86,7 +92,12 @@ FAST_PATHS = {
     'checkpoint': ('checkpoint', ),
     # torch's one-kernel AdamW; config key optim_wrapper.optimizer.fused
     'fused_adamw': ('fused_adamw', ),
+    # autocast of the forward (training config: optim_wrapper type
+    # AmpOptimWrapper with dtype='bfloat16'; see mmris.engine.compat)
+    'bf16': ('bf16', ),
     'all': ('sdpa', 'batched_dcl', 'channels_last', 'fused_adamw'),
+    'all_bf16': ('sdpa', 'batched_dcl', 'channels_last', 'fused_adamw',
+                 'bf16'),
 }
 
 
@@ -155,6 +166,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def cpu_has_native_bf16() -> bool:
+    from mmris.engine.optimizers import cpu_has_native_bf16 as probe
+    return probe()
+
+
 def machine_info(device: str) -> dict:
     """What the figures were measured on."""
     info = dict(
@@ -163,7 +179,8 @@ def machine_info(device: str) -> dict:
         torch=torch.__version__,
         threads=torch.get_num_threads(),
         device=device,
-        load=os.getloadavg()[0] if hasattr(os, 'getloadavg') else None)
+        load=os.getloadavg()[0] if hasattr(os, 'getloadavg') else None,
+        cpu_native_bf16=cpu_has_native_bf16())
     if device == 'cuda':
         info['gpu'] = torch.cuda.get_device_name(0)
     return info
@@ -219,7 +236,7 @@ def apply_fast_config(model_cfg, fast: str) -> None:
     is_maskris = model_cfg.get('type') == 'MaskRISSegmentor'
     for part in FAST_PATHS[fast]:
         if part == 'batched_dcl' and not is_maskris:
-            if fast == 'all':
+            if fast.startswith('all'):
                 continue  # nothing to batch in a one-pass segmentor
             raise ValueError('batched_dcl needs a MaskRISSegmentor model, '
                              f'got {model_cfg.get("type")}')
@@ -349,17 +366,23 @@ class MemoryProbe:
 # ----------------------------------------------------------------------
 # train
 # ----------------------------------------------------------------------
-def make_trainer(model: torch.nn.Module, batch: dict, fused: bool = False):
+def make_trainer(model: torch.nn.Module,
+                 batch: dict,
+                 fused: bool = False,
+                 bf16: bool = False):
     """A closure running one ``train_step``; returns the total loss.
 
     ``fused`` selects torch's single-kernel AdamW (``fused=True``, CPU and
-    CUDA), the ``fused_adamw`` fast path.
+    CUDA), the ``fused_adamw`` fast path; ``bf16`` trains through
+    :class:`~mmris.engine.optimizers.AutocastOptimWrapper` (bf16 autocast).
     """
     from mmengine.optim import OptimWrapper
+
+    from mmris.engine.optimizers import AutocastOptimWrapper
     model.train()
-    optim = OptimWrapper(
-        torch.optim.AdamW(
-            model.parameters(), lr=1e-4, weight_decay=0.01, fused=fused))
+    adamw = torch.optim.AdamW(
+        model.parameters(), lr=1e-4, weight_decay=0.01, fused=fused)
+    optim = AutocastOptimWrapper(adamw) if bf16 else OptimWrapper(adamw)
 
     def step() -> float:
         log_vars = model.train_step(batch, optim)
@@ -389,8 +412,11 @@ def bench_train(args, cfg: Config, base: dict) -> List[dict]:
     for other in models[1:]:
         clone_weights(models[0], other)
     steps = [
-        make_trainer(m, batch, fused='fused_adamw' in FAST_PATHS[f])
-        for m, f in zip(models, fasts)
+        make_trainer(
+            m,
+            batch,
+            fused='fused_adamw' in FAST_PATHS[f],
+            bf16='bf16' in FAST_PATHS[f]) for m, f in zip(models, fasts)
     ]
     probe = MemoryProbe(args.device)
     probe.start()
@@ -438,13 +464,16 @@ def round_speedup(plain: List[float], fast: List[float]) -> float:
 # ----------------------------------------------------------------------
 # infer
 # ----------------------------------------------------------------------
-def make_predictor(model: torch.nn.Module, batch: dict):
-    """A closure running one no-grad ``mode='tensor'`` forward."""
+def make_predictor(model: torch.nn.Module, batch: dict, bf16: bool = False):
+    """A closure running one no-grad ``mode='tensor'`` forward (under bf16
+    autocast with ``bf16``)."""
     model.eval()
     data = model.data_preprocessor(batch, False)
+    device = next(model.parameters()).device.type
 
     def forward():
-        with torch.no_grad():
+        with torch.no_grad(), torch.autocast(
+                device, dtype=torch.bfloat16, enabled=bf16):
             return model(**data, mode='tensor')
 
     return forward
@@ -471,7 +500,10 @@ def bench_infer(args, cfg: Config, base: dict) -> List[dict]:
             size=args.shape,
             length=args.tokens,
             seed=args.seed)
-        runs = [make_predictor(m, batch) for m in models]
+        runs = [
+            make_predictor(m, batch, bf16='bf16' in FAST_PATHS[f])
+            for m, f in zip(models, fasts)
+        ]
         for run in runs:
             timed(run, args.warmup, args.device)
         seconds = [[] for _ in runs]
