@@ -1,8 +1,8 @@
 from . import hooks, optimizers, runner, schedulers  # noqa: F401
-from .compat import (CPUDistributedDataParallel, adapt_cfg_to_device,
-                     enable_amp, fallback_amp_to_fp32)
+from .compat import (CPUDistributedDataParallel, adapt_amp_to_cpu,
+                     adapt_cfg_to_device, enable_amp)
 
 __all__ = [
-    'CPUDistributedDataParallel', 'adapt_cfg_to_device', 'enable_amp',
-    'fallback_amp_to_fp32'
+    'CPUDistributedDataParallel', 'adapt_amp_to_cpu', 'adapt_cfg_to_device',
+    'enable_amp'
 ]

@@ -17,7 +17,7 @@ def cuda_available() -> bool:
 AMP_WRAPPERS = ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper')
 
 
-def fallback_amp_to_fp32(cfg) -> bool:
+def adapt_amp_to_cpu(cfg) -> bool:
     """Make a config's ``AmpOptimWrapper`` runnable when there is no CUDA.
 
     mmengine's AmpOptimWrapper asserts a GPU. On a CPU that computes bf16
@@ -51,7 +51,7 @@ def fallback_amp_to_fp32(cfg) -> bool:
 
 def enable_amp(cfg) -> None:
     """What ``--amp`` does: fp16 with a dynamic loss scale on a GPU; on a
-    CPU, bf16 autocast where native, else fp32 (:func:`fallback_amp_to_fp32`).
+    CPU, bf16 autocast where native, else fp32 (:func:`adapt_amp_to_cpu`).
     """
     optim = cfg.optim_wrapper
     if optim.get('type') in AMP_WRAPPERS + ('AutocastOptimWrapper', ):
@@ -59,7 +59,7 @@ def enable_amp(cfg) -> None:
     else:
         optim['type'] = 'AmpOptimWrapper'
         optim.setdefault('loss_scale', 'dynamic')
-    fallback_amp_to_fp32(cfg)
+    adapt_amp_to_cpu(cfg)
 
 
 def setup_cpu_distributed(cfg) -> None:
@@ -99,7 +99,7 @@ def _handles_cpu(wrapper_type) -> bool:
 
 def adapt_cfg_to_device(cfg) -> None:
     """Apply every CPU fallback a config may need before Runner.from_cfg."""
-    fallback_amp_to_fp32(cfg)
+    adapt_amp_to_cpu(cfg)
     setup_cpu_distributed(cfg)
 
 

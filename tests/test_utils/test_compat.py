@@ -9,7 +9,7 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import mmris  # noqa: F401  (applies the runtime patches)
-from mmris.engine import enable_amp, fallback_amp_to_fp32
+from mmris.engine import adapt_amp_to_cpu, enable_amp
 
 
 def test_runner_checkpoint_loads_under_weights_only_default(tmp_path):
@@ -62,7 +62,7 @@ def test_amp_falls_back_to_fp32_without_cuda_or_native_bf16(monkeypatch):
     _native_bf16(monkeypatch, False)
     cfg = _cfg('AmpOptimWrapper')
     with pytest.warns(UserWarning, match='needs a CUDA device'):
-        assert fallback_amp_to_fp32(cfg)
+        assert adapt_amp_to_cpu(cfg)
     assert cfg.optim_wrapper.type == 'OptimWrapper'
     assert 'loss_scale' not in cfg.optim_wrapper
     # the adapted wrapper really builds and steps on CPU
@@ -82,7 +82,7 @@ def test_amp_becomes_bf16_autocast_on_a_native_bf16_cpu(monkeypatch):
     cfg = _cfg('AmpOptimWrapper')
     cfg.optim_wrapper.dtype = 'float16'
     with pytest.warns(UserWarning, match='bf16 autocast'):
-        assert fallback_amp_to_fp32(cfg)
+        assert adapt_amp_to_cpu(cfg)
     assert cfg.optim_wrapper.type == 'AutocastOptimWrapper'
     assert cfg.optim_wrapper.dtype == 'bfloat16'
     assert 'loss_scale' not in cfg.optim_wrapper
@@ -111,7 +111,7 @@ def test_amp_flag_on_cpu_warns_once(monkeypatch, native):
 
 def test_plain_optim_wrapper_untouched():
     cfg = _cfg('OptimWrapper')
-    assert not fallback_amp_to_fp32(cfg)
+    assert not adapt_amp_to_cpu(cfg)
     assert cfg.optim_wrapper.type == 'OptimWrapper'
 
 

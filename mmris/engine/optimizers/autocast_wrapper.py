@@ -13,14 +13,13 @@ optimizer state stay fp32.
 (:func:`cpu_has_native_bf16`), and into fp32 otherwise.
 """
 import contextlib
-from typing import Union
+from typing import Optional, Union
 
 import torch
 from mmengine.optim import OptimWrapper
 
 from mmris.registry import OPTIM_WRAPPERS
 
-DTYPES = {'bfloat16': torch.bfloat16, 'float16': torch.float16}
 
 
 def cpu_has_native_bf16() -> bool:
@@ -31,14 +30,18 @@ def cpu_has_native_bf16() -> bool:
     return any(getattr(torch.cpu, name, lambda: False)() for name in probes)
 
 
-def resolve_dtype(dtype: Union[str, torch.dtype]) -> torch.dtype:
-    """``'bfloat16'``/``'float16'`` or a torch dtype -> the torch dtype."""
-    if isinstance(dtype, torch.dtype):
-        return dtype
-    if dtype not in DTYPES:
-        raise ValueError(f'AutocastOptimWrapper: dtype={dtype!r} is not one '
-                         f'of {sorted(DTYPES)}.')
-    return DTYPES[dtype]
+def check_bf16(dtype: Union[str, torch.dtype]) -> torch.dtype:
+    """``'bfloat16'`` or ``torch.bfloat16`` -> ``torch.bfloat16``; any other
+    dtype is refused with the fix."""
+    if dtype in ('bfloat16', torch.bfloat16):
+        return torch.bfloat16
+    if dtype in ('float16', torch.float16):
+        raise ValueError(
+            'AutocastOptimWrapper trains without a loss scale, which is safe '
+            "for bfloat16 only; for float16 use type='AmpOptimWrapper' on a "
+            'GPU.')
+    raise ValueError(f'AutocastOptimWrapper: dtype={dtype!r} is not '
+                     "supported; use dtype='bfloat16'.")
 
 
 @OPTIM_WRAPPERS.register_module()
@@ -46,8 +49,8 @@ class AutocastOptimWrapper(OptimWrapper):
     """``OptimWrapper`` whose :meth:`optim_context` enables autocast.
 
     Args:
-        dtype (str | torch.dtype): The autocast dtype. Defaults to
-            ``'bfloat16'``. fp16 needs a loss scale: use mmengine's
+        dtype (str | torch.dtype): The autocast dtype: ``'bfloat16'``
+            only (the default). fp16 needs a loss scale: use mmengine's
             ``AmpOptimWrapper`` on a GPU for it.
         device_type (str, optional): ``'cpu'`` or ``'cuda'``. Defaults to
             the device of the first parameter.
@@ -57,15 +60,10 @@ class AutocastOptimWrapper(OptimWrapper):
     def __init__(self,
                  *args,
                  dtype: Union[str, torch.dtype] = 'bfloat16',
-                 device_type: str = None,
+                 device_type: Optional[str] = None,
                  **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        self.cast_dtype = resolve_dtype(dtype)
-        if self.cast_dtype != torch.bfloat16:
-            raise ValueError(
-                'AutocastOptimWrapper trains without a loss scale, which '
-                'is safe for bfloat16 only; for float16 use '
-                "type='AmpOptimWrapper' on a GPU.")
+        self.cast_dtype = check_bf16(dtype)
         self.device_type = device_type
 
     def _autocast_device(self) -> str:
