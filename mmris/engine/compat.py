@@ -1,6 +1,7 @@
 """Adapt a config to the machine it runs on (CPU-only hosts above all)."""
 import os
 import warnings
+from typing import Optional
 
 import torch
 import torch.distributed as dist
@@ -17,7 +18,7 @@ def cuda_available() -> bool:
 AMP_WRAPPERS = ('AmpOptimWrapper', 'mmengine.AmpOptimWrapper')
 
 
-def adapt_amp_to_cpu(cfg) -> bool:
+def adapt_amp_to_cpu(cfg, native_bf16: Optional[bool] = None) -> bool:
     """Make a config's ``AmpOptimWrapper`` runnable when there is no CUDA.
 
     mmengine's AmpOptimWrapper asserts a GPU. On a CPU that computes bf16
@@ -25,9 +26,12 @@ def adapt_amp_to_cpu(cfg) -> bool:
     instead (:class:`~mmris.engine.optimizers.AutocastOptimWrapper`: no
     loss scale is needed, and fp16 on a CPU is slow); on other CPUs in
     fp32 with ``OptimWrapper``. Either way one warning says which. Returns
-    True when the config was changed.
+    True when the config was changed. ``native_bf16`` overrides the
+    processor check (False: fp32 on every CPU, as the tests use).
     """
     from mmris.engine.optimizers.autocast_wrapper import cpu_has_native_bf16
+    if native_bf16 is None:
+        native_bf16 = cpu_has_native_bf16()
     optim = cfg.get('optim_wrapper')
     if cuda_available() or optim is None:
         return False
@@ -35,7 +39,7 @@ def adapt_amp_to_cpu(cfg) -> bool:
         return False
     for key in ('loss_scale', 'dtype', 'use_fsdp'):
         optim.pop(key, None)
-    if cpu_has_native_bf16():
+    if native_bf16:
         warnings.warn('AMP (AmpOptimWrapper) needs a CUDA device and none is '
                       'available; this CPU computes bf16 natively: training '
                       'with bf16 autocast (AutocastOptimWrapper) instead.')
@@ -43,8 +47,9 @@ def adapt_amp_to_cpu(cfg) -> bool:
         optim['dtype'] = 'bfloat16'
         return True
     warnings.warn('AMP (AmpOptimWrapper) needs a CUDA device and none is '
-                  'available, and this CPU has no native bf16 (AMX or '
-                  'AVX512-BF16): training in fp32 with OptimWrapper instead.')
+                  'available, and bf16 autocast is not used (it needs a CPU '
+                  'with AMX or AVX512-BF16): training in fp32 with '
+                  'OptimWrapper instead.')
     optim['type'] = 'OptimWrapper'
     return True
 
@@ -97,9 +102,10 @@ def _handles_cpu(wrapper_type) -> bool:
                                                 CPUDistributedDataParallel)
 
 
-def adapt_cfg_to_device(cfg) -> None:
-    """Apply every CPU fallback a config may need before Runner.from_cfg."""
-    adapt_amp_to_cpu(cfg)
+def adapt_cfg_to_device(cfg, native_bf16: Optional[bool] = None) -> None:
+    """Apply every CPU fallback a config may need before Runner.from_cfg
+    (``native_bf16``: see :func:`adapt_amp_to_cpu`)."""
+    adapt_amp_to_cpu(cfg, native_bf16)
     setup_cpu_distributed(cfg)
 
 

@@ -155,3 +155,30 @@ def test_train_and_infer_compare_all_bf16(benchmark, tmp_path):
         '--warmup', '0', '--batch-size', '2', '--fast', 'bf16', '--out', out
     ])
     check_common(read_lines(out)[-1], 'infer', 'bf16')
+
+
+def test_train_flops_and_mfu(benchmark, tmp_path):
+    """The counted training FLOPs are about 3x the forward's per image
+    (forward + backward), twice that for MaskRIS's two passes, and the MFU
+    is achieved / peak."""
+    out = str(tmp_path / 'r.jsonl')
+    common = [
+        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters', '1',
+        '--warmup', '0', '--batch-size', '2', '--out', out
+    ]
+    benchmark.main(common + ['--count-flops'])
+    benchmark.main(common + [
+        '--peak-tflops', '2.0', '--cfg-options', 'model.type=MaskRISSegmentor'
+    ])
+    benchmark.main(
+        [TINY_MODEL_CONFIG, '--mode', 'flops', '--shape', '64', '--out', out])
+    caris, maskris, flops = read_lines(out)
+    assert 'mfu' not in caris and caris['achieved_tflops'] > 0
+    per_image = caris['train_gflops'] / 2 / flops['gflops']
+    assert 2.5 < per_image < 3.5
+    assert maskris['train_gflops'] == pytest.approx(
+        2 * caris['train_gflops'], rel=0.05)
+    assert maskris['mfu'] == pytest.approx(
+        maskris['achieved_tflops'] / 2.0)
+    assert maskris['achieved_tflops'] == pytest.approx(
+        maskris['train_gflops'] / 1e3 / maskris['sec_per_iter'])

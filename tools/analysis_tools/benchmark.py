@@ -16,7 +16,14 @@ Modes:
   the growth of the process's peak resident set (``ru_maxrss`` after the
   steps minus the resident set before the first step; it includes the
   optimizer state and allocator slack, and being a process high-water
-  mark it is only meaningful for one model per process).
+  mark it is only meaningful for one model per process). With
+  ``--count-flops`` (implied on CUDA and by ``--peak-tflops``) one more
+  step runs under ``torch.utils.flop_counter`` (forward and backward, both
+  MaskRIS passes, the optimizer not counted) and the record gets
+  ``train_gflops`` per step, ``achieved_tflops`` (= FLOPs / median step
+  time) and, when the peak is known, ``mfu`` = achieved / peak. Peaks of a
+  few GPUs are built in (:data:`PEAK_TFLOPS`, dense datasheet figures);
+  give any other as ``--peak-tflops``.
 * ``infer``: latency and images/s of ``mode='tensor'`` forwards (no grad,
   eval mode) at each ``--batch-size`` (default 1 and 16).
 * ``data``: samples/s of the train dataset's pipeline run in this process
@@ -101,6 +108,19 @@ FAST_PATHS = {
 }
 
 
+# dense peak TFLOP/s from the datasheets: (GPU name part, dtype) -> peak;
+# bf16/fp16 on tensor cores, fp32 without TF32 (torch's default for
+# matmuls). SXM figures; PCIe cards are slower: pass --peak-tflops.
+PEAK_TFLOPS = {
+    ('H200', 'bf16'): 989.0,
+    ('H100', 'bf16'): 989.0,
+    ('A100', 'bf16'): 312.0,
+    ('H200', 'fp32'): 67.0,
+    ('H100', 'fp32'): 67.0,
+    ('A100', 'fp32'): 19.5,
+}
+
+
 def parse_args(argv=None):
     """Command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(description='Benchmark a RIS model')
@@ -148,6 +168,17 @@ def parse_args(argv=None):
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)
     parser.add_argument('--out', help='append JSON lines here')
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
+    parser.add_argument(
+        '--peak-tflops',
+        type=float,
+        default=None,
+        help='train: the device\'s peak TFLOP/s for the step\'s dtype, '
+        'for the model FLOP utilisation (known GPUs are looked up)')
+    parser.add_argument(
+        '--count-flops',
+        action='store_true',
+        help='train: count the FLOPs of one more training step and report '
+        'the achieved TFLOP/s (implied by --peak-tflops and on CUDA)')
     return parser.parse_args(argv)
 
 
@@ -189,6 +220,7 @@ def machine_info(device: str) -> dict:
 def emit(record: dict, out: Optional[str]) -> None:
     """Print one table row and append the JSON line to ``out``."""
     keys = ('mode', 'fast', 'shape', 'batch', 'images_per_s', 'samples_per_s',
+            'achieved_tflops', 'mfu',
             'latency_ms', 'peak_mem_mb', 'loss', 'gflops', 'speedup', 'error')
     cells = [f'{k}={_fmt(record[k])}' for k in keys if k in record]
     print(' | '.join(cells), flush=True)
@@ -451,7 +483,47 @@ def bench_train(args, cfg: Config, base: dict) -> List[dict]:
     if args.compare:
         records[1]['speedup'] = round_speedup(seconds[0], seconds[1])
         records[1]['loss_diff'] = abs(records[1]['loss'] - records[0]['loss'])
+    if args.count_flops or args.peak_tflops or args.device == 'cuda':
+        for record, step, fast in zip(records, steps, fasts):
+            record.update(
+                utilisation(count_step_flops(step), record['sec_per_iter'],
+                            peak_tflops(args, fast)))
     return records
+
+
+def count_step_flops(step: Callable[[], float]) -> int:
+    """FLOPs of one training step (forward and backward) as counted by
+    ``torch.utils.flop_counter`` (matrix products, convolutions and
+    attention; element-wise work is not counted)."""
+    from torch.utils.flop_counter import FlopCounterMode
+    counter = FlopCounterMode(display=False)
+    with counter:
+        step()
+    return counter.get_total_flops()
+
+
+def peak_tflops(args, fast: str) -> Optional[float]:
+    """``--peak-tflops``, else the built-in figure of this GPU and dtype."""
+    if args.peak_tflops:
+        return args.peak_tflops
+    if args.device != 'cuda':
+        return None
+    dtype = 'bf16' if 'bf16' in FAST_PATHS[fast] else 'fp32'
+    name = torch.cuda.get_device_name(0)
+    for (part, kind), peak in PEAK_TFLOPS.items():
+        if part in name and kind == dtype:
+            return peak
+    return None
+
+
+def utilisation(flops: int, sec_per_iter: float,
+                peak: Optional[float]) -> dict:
+    """Achieved TFLOP/s of a step and, with a peak, the MFU."""
+    achieved = flops / sec_per_iter / 1e12
+    result = dict(train_gflops=flops / 1e9, achieved_tflops=achieved)
+    if peak:
+        result.update(peak_tflops=peak, mfu=achieved / peak)
+    return result
 
 
 def round_speedup(plain: List[float], fast: List[float]) -> float:
