@@ -5,7 +5,8 @@
         [--fast none|sdpa|channels_last|compile|batched_dcl|checkpoint|
                 fused_adamw|bf16|all|all_bf16] \
         [--compare] [--no-dropout] [--no-pretrained] [--cfg-options ...] \
-        [--out results.jsonl] [--device cpu|cuda]
+        [--out results.jsonl] [--device cpu|cuda] \
+        [--count-flops] [--peak-tflops P]
 
 Modes:
 
