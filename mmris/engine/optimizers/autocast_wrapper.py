@@ -21,7 +21,6 @@ from mmengine.optim import OptimWrapper
 from mmris.registry import OPTIM_WRAPPERS
 
 
-
 def cpu_has_native_bf16() -> bool:
     """Whether this CPU computes bf16 matrix products in hardware (Intel
     AMX tiles or AVX512-BF16). Elsewhere bf16 is emulated and slower than
