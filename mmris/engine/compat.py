@@ -30,13 +30,13 @@ def adapt_amp_to_cpu(cfg, native_bf16: Optional[bool] = None) -> bool:
     processor check (False: fp32 on every CPU, as the tests use).
     """
     from mmris.engine.optimizers.autocast_wrapper import cpu_has_native_bf16
-    if native_bf16 is None:
-        native_bf16 = cpu_has_native_bf16()
     optim = cfg.get('optim_wrapper')
     if cuda_available() or optim is None:
         return False
     if optim.get('type') not in AMP_WRAPPERS:
         return False
+    if native_bf16 is None:
+        native_bf16 = cpu_has_native_bf16()
     for key in ('loss_scale', 'dtype', 'use_fsdp'):
         optim.pop(key, None)
     if native_bf16:

@@ -33,15 +33,23 @@ def check_common(record, mode, fast='none'):
     assert record['config'] and 'shape' in record and 'batch' in record
 
 
+def train_compare(benchmark, out, fast, iters, rounds, maskris=True):
+    """Interleaved plain/``fast`` training on the tiny model at 64 px,
+    dropout off; returns the two records."""
+    argv = [
+        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters',
+        str(iters), '--warmup', '0', '--rounds',
+        str(rounds), '--fast', fast, '--compare', '--no-dropout', '--out', out
+    ]
+    if maskris:
+        argv += ['--cfg-options', 'model.type=MaskRISSegmentor']
+    benchmark.main(argv)
+    return read_lines(out)
+
+
 def test_train_compare_batched_dcl(benchmark, tmp_path):
     out = str(tmp_path / 'r.jsonl')
-    benchmark.main([
-        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters', '2',
-        '--warmup', '0', '--rounds', '2', '--fast', 'batched_dcl', '--compare',
-        '--no-dropout', '--out', out, '--cfg-options',
-        'model.type=MaskRISSegmentor'
-    ])
-    plain, fast = read_lines(out)
+    plain, fast = train_compare(benchmark, out, 'batched_dcl', 2, 2)
     check_common(plain, 'train')
     check_common(fast, 'train', 'batched_dcl')
     assert plain['steps'] == fast['steps'] == 2
@@ -125,12 +133,8 @@ def test_flops(benchmark, tmp_path, capsys):
 
 def test_train_compare_fused_adamw(benchmark, tmp_path):
     out = str(tmp_path / 'r.jsonl')
-    benchmark.main([
-        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters', '3',
-        '--warmup', '0', '--rounds', '1', '--fast', 'fused_adamw',
-        '--compare', '--no-dropout', '--out', out
-    ])
-    plain, fast = read_lines(out)
+    plain, fast = train_compare(
+        benchmark, out, 'fused_adamw', 3, 1, maskris=False)
     check_common(fast, 'train', 'fused_adamw')
     # torch's fused AdamW follows the plain one to float rounding
     assert fast['loss_diff'] < 1e-4
@@ -140,13 +144,7 @@ def test_train_and_infer_compare_all_bf16(benchmark, tmp_path):
     """all_bf16 = the exact fast paths + bf16 autocast: its losses follow
     the plain path's to bf16 precision, and inference runs too."""
     out = str(tmp_path / 'r.jsonl')
-    benchmark.main([
-        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters', '2',
-        '--warmup', '0', '--rounds', '1', '--fast', 'all_bf16', '--compare',
-        '--no-dropout', '--out', out, '--cfg-options',
-        'model.type=MaskRISSegmentor'
-    ])
-    plain, fast = read_lines(out)
+    plain, fast = train_compare(benchmark, out, 'all_bf16', 2, 1)
     check_common(fast, 'train', 'all_bf16')
     assert isinstance(fast['machine']['cpu_native_bf16'], bool)
     assert 0 < fast['loss_diff'] <= 2e-2 * plain['loss']

@@ -91,6 +91,8 @@ CONFIG_SWITCHES = {
     },
 }
 RUNTIME_SWITCHES = ('channels_last', 'compile')
+# the fast paths that keep fp32 results (``all``)
+EXACT_FAST = ('sdpa', 'batched_dcl', 'channels_last', 'fused_adamw')
 FAST_PATHS = {
     'none': (),
     'sdpa': ('sdpa', ),
@@ -103,9 +105,8 @@ FAST_PATHS = {
     # autocast of the forward (training config: optim_wrapper type
     # AmpOptimWrapper with dtype='bfloat16'; see mmris.engine.compat)
     'bf16': ('bf16', ),
-    'all': ('sdpa', 'batched_dcl', 'channels_last', 'fused_adamw'),
-    'all_bf16': ('sdpa', 'batched_dcl', 'channels_last', 'fused_adamw',
-                 'bf16'),
+    'all': EXACT_FAST,
+    'all_bf16': EXACT_FAST + ('bf16', ),
 }
 
 
@@ -198,13 +199,9 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
-def cpu_has_native_bf16() -> bool:
-    from mmris.engine.optimizers import cpu_has_native_bf16 as probe
-    return probe()
-
-
 def machine_info(device: str) -> dict:
     """What the figures were measured on."""
+    from mmris.engine.optimizers import cpu_has_native_bf16
     info = dict(
         cpu=cpu_model(),
         cores=os.cpu_count(),
