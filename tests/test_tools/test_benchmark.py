@@ -180,3 +180,10 @@ def test_train_flops_and_mfu(benchmark, tmp_path):
         maskris['achieved_tflops'] / 2.0)
     assert maskris['achieved_tflops'] == pytest.approx(
         maskris['train_gflops'] / 1e3 / maskris['sec_per_iter'])
+
+
+@pytest.mark.parametrize('peak', ['0', '-5', 'fast'])
+def test_peak_tflops_must_be_positive(benchmark, peak, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.parse_args([TINY_MODEL_CONFIG, '--peak-tflops', peak])
+    assert 'not a positive number of TFLOP/s' in capsys.readouterr().err

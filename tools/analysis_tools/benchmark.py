@@ -123,6 +123,18 @@ PEAK_TFLOPS = {
 }
 
 
+def positive_float(text: str) -> float:
+    """argparse type of ``--peak-tflops``: a number above 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = float('nan')
+    if not value > 0:
+        raise argparse.ArgumentTypeError(
+            f'{text!r} is not a positive number of TFLOP/s')
+    return value
+
+
 def parse_args(argv=None):
     """Command-line options (see the module docstring)."""
     parser = argparse.ArgumentParser(description='Benchmark a RIS model')
@@ -172,7 +184,7 @@ def parse_args(argv=None):
     parser.add_argument('--device', default='cpu', choices=('cpu', 'cuda'))
     parser.add_argument(
         '--peak-tflops',
-        type=float,
+        type=positive_float,
         default=None,
         help='train: the device\'s peak TFLOP/s for the step\'s dtype, '
         'for the model FLOP utilisation (known GPUs are looked up)')
