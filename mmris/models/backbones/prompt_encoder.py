@@ -32,6 +32,12 @@ class CARISPromptEncoder(BaseModule):
             modulates the four visual maps by the sentence before they
             leave the encoder. Not in CARIS (default None, the CARIS
             encoder); the demo uses it (docs/demo_data.md).
+        early_fusion (dict, optional): config of a ``PixelWordAttention``
+            that fuses the words into every Swin stage (LAVT-style). Not
+            in CARIS (default None). The words come from a first pass of
+            the text encoder without prompts, since the prompts need the
+            finished visual maps; the decoder still gets the prompted
+            pass. Needs a ``vis_encoder`` that accepts ``stage_fusion``.
         init_cfg (dict, optional): mmengine initialisation config.
     """
 
@@ -40,12 +46,15 @@ class CARISPromptEncoder(BaseModule):
                  lang_encoder: dict,
                  conditional_prompts: dict,
                  text_film: Optional[dict] = None,
+                 early_fusion: Optional[dict] = None,
                  init_cfg: Optional[dict] = None):
         super().__init__(init_cfg=init_cfg)
         self.vis_encoder = MODELS.build(vis_encoder)
         self.lang_encoder = MODELS.build(lang_encoder)
         self.conditional_prompts = MODELS.build(conditional_prompts)
         self.text_film = MODELS.build(text_film) if text_film else None
+        self.early_fusion = (
+            MODELS.build(early_fusion) if early_fusion else None)
 
     def forward(self, img: Tensor, input_ids: Tensor,
                 attention_mask: Tensor) -> Tuple[Tuple[Tensor, ...], Tensor]:
@@ -62,10 +71,21 @@ class CARISPromptEncoder(BaseModule):
             [B, L, H], BERT's last layer at the sentence positions (the
             prompt outputs are discarded, as in CARIS).
         """
-        vis_feats = tuple(self.vis_encoder(img))
+        vis_feats = tuple(self._encode_image(img, input_ids, attention_mask))
         prompts = self.conditional_prompts(vis_feats[-1])
         hidden = self.lang_encoder(input_ids, attention_mask, prompts=prompts)
         text_feats = hidden[:, :input_ids.shape[1]]
         if self.text_film is not None:
             vis_feats = self.text_film(vis_feats, text_feats, attention_mask)
         return vis_feats, text_feats
+
+    def _encode_image(self, img: Tensor, input_ids: Tensor,
+                      attention_mask: Tensor):
+        if self.early_fusion is None:
+            return self.vis_encoder(img)
+        words = self.lang_encoder(input_ids, attention_mask)
+
+        def fuse(stage: int, tokens: Tensor) -> Tensor:
+            return self.early_fusion(stage, tokens, words, attention_mask)
+
+        return self.vis_encoder(img, stage_fusion=fuse)

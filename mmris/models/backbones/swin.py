@@ -14,10 +14,11 @@ Differences from the classification Swin, as used by CARIS:
 :func:`load_swin_checkpoint` reads official, CARIS and mmseg/mmdet-layout
 Swin weights (the latter converted back, see :func:`mmseg_to_official`).
 """
+import functools
 import math
 import os.path as osp
 import re
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn as nn
@@ -307,8 +308,15 @@ class BasicLayer(nn.Module):
         ])
         self.downsample = PatchMerging(dims) if downsample else None
 
-    def forward(self, x: torch.Tensor, hw: Tuple[int, int]):
-        """Return (stage tokens, their hw, next-stage tokens, next hw)."""
+    def forward(self,
+                x: torch.Tensor,
+                hw: Tuple[int, int],
+                fuse: Optional[Callable] = None):
+        """Return (stage tokens, their hw, next-stage tokens, next hw).
+
+        ``fuse(tokens)``, if given, rewrites the tokens after the blocks and
+        before the patch merging (early fusion of the sentence).
+        """
         ws = self.window_size
         Hp, Wp = (math.ceil(s / ws) * ws for s in hw)
         # Built per forward (never stored in the state dict); cheap.
@@ -316,6 +324,8 @@ class BasicLayer(nn.Module):
                                    x.device).to(x.dtype)
         for blk in self.blocks:
             x = checkpoint_if(self.with_cp, blk, x, hw, mask)
+        if fuse is not None:
+            x = fuse(x)
         if self.downsample is None:
             return x, hw, x, hw
         x_down, down_hw = self.downsample(x, hw)
@@ -323,17 +333,38 @@ class BasicLayer(nn.Module):
 
 
 class PatchEmbed(nn.Module):
-    """Non-overlapping patch conv (input padded bottom/right) then LN."""
+    """Non-overlapping patch conv (input padded bottom/right) then LN.
+
+    With ``conv_stem`` the patch conv becomes two overlapping 3x3 stride-2
+    convs (``proj.0``, ``proj.2``, GELU between): the "early convolutions"
+    of Xiao et al. (2021), which make a vision transformer trained from
+    scratch learn local shape faster. Not in Swin or CARIS, and not
+    loadable from their checkpoints; for patch size 4 only.
+    """
 
     def __init__(self,
                  patch_size: int = 4,
                  in_channels: int = 3,
                  embed_dims: int = 128,
-                 patch_norm: bool = True):
+                 patch_norm: bool = True,
+                 conv_stem: bool = False):
         super().__init__()
         self.patch_size = patch_size
-        self.proj = nn.Conv2d(
-            in_channels, embed_dims, kernel_size=patch_size, stride=patch_size)
+        if conv_stem:
+            if patch_size != 4:
+                raise ValueError('conv_stem=True needs patch_size=4 (two '
+                                 f'stride-2 convs), got {patch_size}')
+            hidden = max(embed_dims // 2, 1)
+            self.proj = nn.Sequential(
+                nn.Conv2d(in_channels, hidden, 3, stride=2, padding=1),
+                nn.GELU(),
+                nn.Conv2d(hidden, embed_dims, 3, stride=2, padding=1))
+        else:
+            self.proj = nn.Conv2d(
+                in_channels,
+                embed_dims,
+                kernel_size=patch_size,
+                stride=patch_size)
         self.norm = nn.LayerNorm(embed_dims) if patch_norm else None
 
     def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, Tuple[int, int]]:
@@ -379,6 +410,9 @@ class CARISSwinTransformer(BaseModule):
             Off in CARIS, whose windows see only relative positions; useful
             for a Swin trained from scratch on location words ("the
             leftmost circle"), as in the demo configs.
+        conv_stem (bool): Two 3x3 stride-2 convs instead of the 4x4 patch
+            conv (see :class:`PatchEmbed`); for a Swin trained from
+            scratch, as in the demo configs. Off in Swin and CARIS.
         out_indices (Sequence[int]): Stages whose (normed) maps are returned.
         with_cp (bool): Activation checkpointing per block (saves memory).
         use_sdpa (bool): Use ``F.scaled_dot_product_attention``.
@@ -404,6 +438,7 @@ class CARISSwinTransformer(BaseModule):
                  drop_path_rate: float = 0.3,
                  patch_norm: bool = True,
                  use_abs_pos_embed: bool = False,
+                 conv_stem: bool = False,
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  with_cp: bool = False,
                  use_sdpa: bool = False,
@@ -419,7 +454,7 @@ class CARISSwinTransformer(BaseModule):
         self.num_features = [embed_dims * 2**i for i in range(num_stages)]
 
         self.patch_embed = PatchEmbed(patch_size, in_channels, embed_dims,
-                                      patch_norm)
+                                      patch_norm, conv_stem)
         self.absolute_pos_embed = None
         if use_abs_pos_embed:
             grid = pretrain_img_size // patch_size
@@ -459,16 +494,27 @@ class CARISSwinTransformer(BaseModule):
         if self.pretrained:
             load_swin_checkpoint(self, self.pretrained)
 
-    def forward(self, x: torch.Tensor) -> Tuple[torch.Tensor, ...]:
+    def forward(self,
+                x: torch.Tensor,
+                stage_fusion: Optional[Callable] = None
+                ) -> Tuple[torch.Tensor, ...]:
         """[B, C, H, W] -> tuple of NCHW maps (strides 4..32) for
-        ``out_indices``, each after its ``norm{i}``."""
+        ``out_indices``, each after its ``norm{i}``.
+
+        ``stage_fusion(i, tokens)``, if given, rewrites stage ``i``'s
+        [B, H*W, C] tokens after its blocks: the result is both the stage's
+        output and the next stage's input (see ``PixelWordAttention``).
+        """
         x, hw = self.patch_embed(x)
         if self.absolute_pos_embed is not None:
             x = x + self.resized_abs_pos_embed(hw)
         x = self.pos_drop(x)
         outs = []
         for i, layer in enumerate(self.layers):
-            x_out, out_hw, x, hw = layer(x, hw)
+            fuse = None
+            if stage_fusion is not None:
+                fuse = functools.partial(stage_fusion, i)
+            x_out, out_hw, x, hw = layer(x, hw, fuse)
             if i in self.out_indices:
                 x_out = getattr(self, f'norm{i}')(x_out)
                 outs.append(tokens_to_nchw(x_out, out_hw))

@@ -1,5 +1,9 @@
 from .bert import BertTextEncoder
 from .conditional_prompt import ConditionalPrompt
+from .pixel_word_attention import PixelWordAttention
 from .sentence_film import SentenceFiLM
 
-__all__ = ['BertTextEncoder', 'ConditionalPrompt', 'SentenceFiLM']
+__all__ = [
+    'BertTextEncoder', 'ConditionalPrompt', 'PixelWordAttention',
+    'SentenceFiLM'
+]

@@ -31,13 +31,14 @@ class TinyFourStageBackbone(BaseModule):
         return tuple(outs)
 
 
-def build_encoder(**extra) -> CARISPromptEncoder:
+def build_encoder(vis_encoder=dict(type='_TinyFourStageBackbone'),
+                  **extra) -> CARISPromptEncoder:
     torch.manual_seed(0)
     encoder = MODELS.build(
         dict(
             **extra,
             type='CARISPromptEncoder',
-            vis_encoder=dict(type='_TinyFourStageBackbone'),
+            vis_encoder=vis_encoder,
             lang_encoder=dict(
                 type='BertTextEncoder',
                 config=dict(
@@ -168,3 +169,46 @@ def test_sentence_film_starts_as_identity_and_learns():
         swapped, _ = with_film(img, other_ids, (other_ids != 0).long())
     assert not torch.allclose(moved[0], ref_feats[0])
     assert not torch.allclose(moved[0], swapped[0])
+
+
+# A Swin with the stand-in's channels: early fusion needs a backbone whose
+# forward takes ``stage_fusion``.
+TINY_SWIN = dict(
+    type='CARISSwinTransformer',
+    embed_dims=CHANNELS[0],
+    depths=(1, 1, 1, 1),
+    num_heads=(1, 2, 4, 8),
+    window_size=4,
+    drop_path_rate=0.)
+
+
+def test_early_fusion_starts_as_identity_and_uses_unprompted_words():
+    fusion = dict(
+        type='PixelWordAttention', in_channels=CHANNELS, text_channels=HIDDEN)
+    plain = build_encoder(vis_encoder=TINY_SWIN)
+    fused = build_encoder(vis_encoder=TINY_SWIN, early_fusion=fusion)
+    missing, unexpected = fused.load_state_dict(
+        plain.state_dict(), strict=False)
+    assert not unexpected and all(k.startswith('early_fusion.') for k in missing)
+    plain.eval(), fused.eval()
+    img = torch.randn(2, 3, 64, 64)
+    input_ids, attention_mask = text_batch()
+    ref_feats, ref_text = plain(img, input_ids, attention_mask)
+    words = []
+    fused.early_fusion.register_forward_hook(
+        lambda mod, args, out: words.append(args[2]))
+    feats, text = fused(img, input_ids, attention_mask)
+    torch.testing.assert_close(text, ref_text)
+    for a, b in zip(feats, ref_feats):
+        torch.testing.assert_close(a, b)
+    # four stage calls, all with the text encoder's output without prompts
+    assert len(words) == 4
+    unprompted = fused.lang_encoder(input_ids, attention_mask)
+    for w in words:
+        torch.testing.assert_close(w, unprompted)
+    # the zero-initialised output projections get gradients
+    fused.train()
+    feats, _ = fused(img, input_ids, attention_mask)
+    sum(f.square().mean() for f in feats).backward()
+    for stage in fused.early_fusion.stages:
+        assert stage.out.weight.grad.abs().sum() > 0

@@ -384,3 +384,48 @@ def test_abs_pos_embed_off_by_default_and_resized():
     assert shapes[0] == (24, 20)
     grad = torch.autograd.grad(model(x)[0].sum(), model.absolute_pos_embed)
     assert grad[0].abs().sum() > 0
+
+
+def test_stage_fusion_rewrites_each_stage_before_merging():
+    """``stage_fusion(i, tokens)`` sees stage i's tokens after its blocks;
+    what it returns is that stage's output and the next stage's input."""
+    model = tiny_swin(seed=4)
+    x = torch.randn(1, 3, 64, 64)
+    seen = []
+
+    def record(i, tokens):
+        seen.append((i, tuple(tokens.shape)))
+        return tokens
+
+    plain = model(x)
+    assert_same_features(model(x, stage_fusion=record), plain, atol=0)
+    assert seen == [(0, (1, 256, 32)), (1, (1, 64, 64)), (2, (1, 16, 128)),
+                    (3, (1, 4, 256))]
+
+    def zero_stage_one(i, tokens):
+        return torch.zeros_like(tokens) if i == 1 else tokens
+
+    fused = model(x, stage_fusion=zero_stage_one)
+    torch.testing.assert_close(fused[0], plain[0], rtol=0, atol=0)
+    # stage 1's output is its norm of zeros, i.e. the norm's bias
+    bias = model.norm1.bias[None, :, None, None].expand_as(fused[1])
+    torch.testing.assert_close(fused[1], bias)
+    # and the zeros went on into stage 2
+    assert not torch.allclose(fused[2], plain[2])
+
+
+def test_conv_stem_same_grid_and_patch_size_check():
+    plain, stem = tiny_swin(), tiny_swin(conv_stem=True)
+    x = torch.randn(1, 3, 72, 56)
+    assert [f.shape for f in stem(x)] == [f.shape for f in plain(x)]
+    names = {k for k in stem.state_dict() if k.startswith('patch_embed.')}
+    assert {'patch_embed.proj.0.weight', 'patch_embed.proj.2.weight'} <= names
+    # overlapping 3x3 kernels: token (1, 1) (pixels 4-7 for a 4x4 patch
+    # conv) also sees pixel row and column 3
+    x = torch.zeros(1, 3, 32, 32, requires_grad=True)
+    tokens, hw = stem.patch_embed(x)
+    tokens[0, hw[1] + 1].sum().backward()
+    assert x.grad[0, :, 4:8, 3].abs().sum() > 0
+    assert x.grad[0, :, 3, 4:8].abs().sum() > 0
+    with pytest.raises(ValueError, match='conv_stem=True needs patch_size=4'):
+        CARISSwinTransformer(**TINY, patch_size=2, conv_stem=True)
