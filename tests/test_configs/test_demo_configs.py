@@ -82,7 +82,8 @@ def test_demo_pipelines_differ_only_by_maskris():
 
 def test_demo_model_choices():
     """The demo's recipe (docs/demo_data.md): one referent weight for the
-    GT loss and the DCL soft loss, Swin position embedding on its grid."""
+    GT loss and the DCL soft loss, Swin position embedding on its grid,
+    the sentence into the Swin by FiLM and pixel-word attention."""
     from mmengine.config import Config
     cfg = Config.fromfile(DEMO_CONFIGS['maskris'])
     assert tuple(cfg.model.dcl.class_weight) == \
@@ -97,6 +98,11 @@ def test_demo_model_choices():
     assert tuple(film.in_channels) == tuple(
         cfg.model.decode_head.in_channels)
     assert film.text_channels == cfg.model.decode_head.text_channels
+    # not CARIS either: pixel-word attention after every Swin stage
+    fusion = cfg.model.backbone.early_fusion
+    assert fusion.type == 'PixelWordAttention'
+    assert tuple(fusion.in_channels) == tuple(film.in_channels)
+    assert fusion.text_channels == film.text_channels
     # the fast paths with an equivalence test, all on
     assert cfg.optim_wrapper.optimizer.fused is True
     assert cfg.model.dcl.batched is True

@@ -6,6 +6,7 @@ load without renaming.
 """
 from typing import Optional, Tuple
 
+import torch
 from mmengine.model import BaseModule
 from torch import Tensor
 
@@ -37,7 +38,8 @@ class CARISPromptEncoder(BaseModule):
             in CARIS (default None). The words come from a first pass of
             the text encoder without prompts, since the prompts need the
             finished visual maps; the decoder still gets the prompted
-            pass. Needs a ``vis_encoder`` that accepts ``stage_fusion``.
+            pass, and only that pass trains the text encoder (the first
+            runs without gradient). Needs a ``vis_encoder`` that accepts ``stage_fusion``.
         init_cfg (dict, optional): mmengine initialisation config.
     """
 
@@ -83,7 +85,11 @@ class CARISPromptEncoder(BaseModule):
                       attention_mask: Tensor):
         if self.early_fusion is None:
             return self.vis_encoder(img)
-        words = self.lang_encoder(input_ids, attention_mask)
+        # No gradient through this pass: the text encoder still learns
+        # through the prompted pass the decoder uses, and a second BERT
+        # backward would cost about a sixth of a demo training step.
+        with torch.no_grad():
+            words = self.lang_encoder(input_ids, attention_mask)
 
         def fuse(stage: int, tokens: Tensor) -> Tensor:
             return self.early_fusion(stage, tokens, words, attention_mask)
