@@ -77,7 +77,8 @@ def breakdown(preds: Iterable[dict], data_root: str,
             continue
         if pred['sent_id'] not in rules:
             sys.exit(f"error: sentence {pred['sent_id']} is not in "
-                     f'{ann_dir}/scenes.json: predictions of another data set?')
+                     f'{ann_dir}/scenes.json: predictions of another '
+                     'data set?')
         gt = np.asarray(pred['gt_sem_seg']['data']).astype(bool).squeeze()
         mask = np.asarray(pred['pred_sem_seg']['data']).astype(bool).squeeze()
         im = images[pred['image_id']]

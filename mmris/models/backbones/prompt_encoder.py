@@ -39,7 +39,8 @@ class CARISPromptEncoder(BaseModule):
             the text encoder without prompts, since the prompts need the
             finished visual maps; the decoder still gets the prompted
             pass, and only that pass trains the text encoder (the first
-            runs without gradient). Needs a ``vis_encoder`` that accepts ``stage_fusion``.
+            runs without gradient). Needs a ``vis_encoder`` whose forward
+            takes ``stage_fusion``.
         init_cfg (dict, optional): mmengine initialisation config.
     """
 

@@ -189,7 +189,8 @@ def test_early_fusion_starts_as_identity_and_uses_unprompted_words():
     fused = build_encoder(vis_encoder=TINY_SWIN, early_fusion=fusion)
     missing, unexpected = fused.load_state_dict(
         plain.state_dict(), strict=False)
-    assert not unexpected and all(k.startswith('early_fusion.') for k in missing)
+    assert not unexpected
+    assert all(k.startswith('early_fusion.') for k in missing)
     plain.eval(), fused.eval()
     img = torch.randn(2, 3, 64, 64)
     input_ids, attention_mask = text_batch()
