@@ -1,4 +1,5 @@
 """Helpers for tests that run the command-line tools as a user would."""
+import importlib.util
 import os
 import os.path as osp
 import socket
@@ -9,6 +10,15 @@ REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 # seconds-long text-blind model on the real-annotation sample
 SMOKE_CONFIG = osp.join(REPO, 'configs', 'demo',
                         'textblind_fcn_refer-sample.py')
+
+
+def load_script(path: str, name: str):
+    """Import a script of tools/ or demo/ (folders that are no packages) as
+    module ``name``, so a test can call its functions in-process."""
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def data_root_options(data_root):

@@ -1,13 +1,12 @@
 """Fixtures of the web demo tests: a tiny random-weight model, an example
 image folder and ``demo/web_demo.py`` loaded as a module."""
-import importlib.util
 import os.path as osp
 
 import cv2
 import numpy as np
 import pytest
 
-from mmris.testing.tools import REPO
+from mmris.testing.tools import REPO, load_script
 
 WEB_DEMO = osp.join(REPO, 'demo', 'web_demo.py')
 
@@ -51,7 +50,4 @@ def examples_dir(tmp_path_factory):
 @pytest.fixture(scope='session')
 def web_demo():
     """``demo/web_demo.py`` imported as a module (demo/ is no package)."""
-    spec = importlib.util.spec_from_file_location('mmris_web_demo', WEB_DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(WEB_DEMO, 'mmris_web_demo')

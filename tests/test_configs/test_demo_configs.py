@@ -8,7 +8,7 @@ import os.path as osp
 
 import pytest
 
-from mmris.testing.tools import REPO, dry_run_config
+from mmris.testing.tools import REPO, dry_run_config, load_script
 
 DEMO_CONFIGS = {
     'maskris': osp.join(REPO, 'configs', 'demo', 'maskris_tiny_shapes.py'),
@@ -113,15 +113,12 @@ def test_demo_model_choices():
 def test_make_demo_data_arguments_are_valid():
     """The Makefile's DEMO_DATA_ARGS parse with the data tool and ask for
     the easier variant the demo recipe was measured on."""
-    import importlib.util
     import re
     import shlex
     with open(osp.join(REPO, 'Makefile'), encoding='utf-8') as f:
         (line, ) = re.findall(r'^DEMO_DATA_ARGS := (.*)$', f.read(), re.M)
     tool_path = osp.join(REPO, 'tools', 'misc', 'make_demo_data.py')
-    spec = importlib.util.spec_from_file_location('make_demo_data', tool_path)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(tool_path, 'make_demo_data')
     params = tool._params(tool.parse_args(['out'] + shlex.split(line)))
     assert params['distinct_colors'] is True
     assert params['size_scale'] == 1.25

@@ -1,10 +1,11 @@
 """tools/misc/browse_dataset.py saves image, mask overlay and sentence."""
-import importlib.util
 import os
 import os.path as osp
 
 import numpy as np
 from PIL import Image
+
+from mmris.testing.tools import load_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'misc', 'browse_dataset.py')
@@ -13,10 +14,7 @@ CONFIG = osp.join(REPO, 'configs', '_base_', 'datasets',
 
 
 def _tool():
-    spec = importlib.util.spec_from_file_location('browse_dataset', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script(TOOL, 'browse_dataset')
 
 
 def test_browse_pipeline_and_original(refer_data_root, tokenizer_path,

@@ -1,5 +1,4 @@
 """tools/misc/check_dataset.py names every problem of a broken layout."""
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -11,6 +10,7 @@ import sys
 from PIL import Image
 
 from mmris.datasets.check import check_data_root
+from mmris.testing.tools import load_script
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
 TOOL = osp.join(REPO, 'tools', 'misc', 'check_dataset.py')
@@ -130,9 +130,7 @@ def test_cli_exit_status_and_output(refer_data_root, tmp_path, capsys):
     assert 'images whose size differs from the annotation (1):' in run.stdout
     assert 'FAILED:' in run.stdout
     # the passing case in-process (the tool's main returns the status)
-    spec = importlib.util.spec_from_file_location('check_dataset', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(TOOL, 'check_dataset')
     assert tool.main([refer_data_root]) == 0
     out = capsys.readouterr().out
     assert 'refcocog (google)   val' in out

@@ -1,6 +1,5 @@
 """Tests of the synthetic shapes referring data set (docs/demo_data.md)."""
 import hashlib
-import importlib.util
 import json
 import os
 import os.path as osp
@@ -19,6 +18,7 @@ from mmris.datasets.synthetic import (COLORS, POS_MARGIN, SHAPE_WORDS,
                                       SIZE_RATIO, SPLITS,
                                       generate_shapes_refer, select_objects)
 from mmris.testing import REFER_SAMPLE
+from mmris.testing.tools import load_script
 
 SMALL = dict(
     seed=3,
@@ -272,9 +272,7 @@ def test_occluded_split_has_blocks_over_the_objects(shapes_root):
 
 
 def test_tool_is_idempotent(tmp_path, capsys):
-    spec = importlib.util.spec_from_file_location('make_demo_data', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
+    tool = load_script(TOOL, 'make_demo_data')
     args = [
         str(tmp_path), '--num-train', '2', '--num-val', '1', '--num-testA',
         '1', '--num-testB', '1', '--num-testOcc', '1', '--image-size', '96'
@@ -301,10 +299,7 @@ def test_tool_is_idempotent(tmp_path, capsys):
 
 
 def _load_tool():
-    spec = importlib.util.spec_from_file_location('make_demo_data', TOOL)
-    tool = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(tool)
-    return tool
+    return load_script(TOOL, 'make_demo_data')
 
 
 def test_distinct_colors_and_size_scale(shapes_root, tmp_path):

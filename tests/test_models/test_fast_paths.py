@@ -4,7 +4,6 @@ The fast paths are switched the way the benchmark switches them
 (``apply_fast_config`` / ``build_model``) on the tiny CARIS, with the same
 weights, in eval mode (no dropout) and fp32.
 """
-import importlib.util
 import os
 import os.path as osp
 
@@ -15,16 +14,13 @@ from mmengine.optim import OptimWrapper
 
 from mmris.registry import MODELS
 from mmris.testing.models import fake_batch, tiny_model_cfg
-from mmris.testing.tools import REPO
+from mmris.testing.tools import REPO, load_script
 
 
 def load_benchmark():
     """tools/analysis_tools/benchmark.py as a module."""
     path = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
-    spec = importlib.util.spec_from_file_location('mmris_benchmark', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, 'mmris_benchmark')
 
 
 benchmark = load_benchmark()

@@ -1,12 +1,12 @@
 """tools/analysis_tools/benchmark.py: every mode runs on the tiny config
 and appends valid JSON lines (run in-process to keep the test short)."""
-import importlib.util
 import json
 import os.path as osp
 
 import pytest
 
-from mmris.testing.tools import MINILM_VOCAB, REPO, TINY_MODEL_CONFIG
+from mmris.testing.tools import (MINILM_VOCAB, REPO, TINY_MODEL_CONFIG,
+                                 load_script)
 
 DATA_CONFIG = osp.join(REPO, 'configs', '_base_', 'datasets',
                        'refer_refcoco.py')
@@ -16,10 +16,7 @@ MACHINE_KEYS = {'cpu', 'cores', 'torch', 'device'}
 @pytest.fixture(scope='module')
 def benchmark():
     path = osp.join(REPO, 'tools', 'analysis_tools', 'benchmark.py')
-    spec = importlib.util.spec_from_file_location('mmris_benchmark', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(path, 'mmris_benchmark')
 
 
 def read_lines(path):

@@ -1,5 +1,4 @@
 """demo/image_demo.py: single image, several sentences, folder + JSON."""
-import importlib.util
 import json
 import os.path as osp
 import subprocess
@@ -12,17 +11,14 @@ from pycocotools import mask as mask_utils
 
 from mmris.testing.inference import (save_random_checkpoint,
                                      write_tiny_ris_config)
-from mmris.testing.tools import REPO, run_tool, tool_env
+from mmris.testing.tools import REPO, load_script, run_tool, tool_env
 
 DEMO = osp.join(REPO, 'demo', 'image_demo.py')
 
 
 @pytest.fixture(scope='module')
 def demo():
-    spec = importlib.util.spec_from_file_location('image_demo', DEMO)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(DEMO, 'image_demo')
 
 
 @pytest.fixture(scope='module')

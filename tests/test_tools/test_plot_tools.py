@@ -1,5 +1,4 @@
 """plot_curves.py and show_predictions.py write their PNGs."""
-import importlib.util
 import json
 import os.path as osp
 import pickle
@@ -11,17 +10,13 @@ from mmengine.dataset import pseudo_collate
 
 from mmris.testing.inference import (save_random_checkpoint,
                                      write_tiny_ris_config)
-from mmris.testing.tools import REPO
+from mmris.testing.tools import REPO, load_script
 
 TOOLS = osp.join(REPO, 'tools', 'analysis_tools')
 
 
 def _load(name):
-    spec = importlib.util.spec_from_file_location(
-        name, osp.join(TOOLS, f'{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(osp.join(TOOLS, f'{name}.py'), name)
 
 
 @pytest.fixture(scope='module')

@@ -1,5 +1,4 @@
 """shapes_breakdown.py groups predictions on the shapes data by rule."""
-import importlib.util
 import json
 import os.path as osp
 import pickle
@@ -9,17 +8,14 @@ import pytest
 
 from mmris.datasets.refer import decode_segmentation
 from mmris.datasets.synthetic import generate_shapes_refer
-from mmris.testing.tools import REPO
+from mmris.testing.tools import REPO, load_script
 
 TOOL = osp.join(REPO, 'tools', 'analysis_tools', 'shapes_breakdown.py')
 
 
 @pytest.fixture(scope='module')
 def tool():
-    spec = importlib.util.spec_from_file_location('shapes_breakdown', TOOL)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script(TOOL, 'shapes_breakdown')
 
 
 @pytest.fixture(scope='module')
