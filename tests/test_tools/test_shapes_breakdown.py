@@ -75,12 +75,14 @@ def test_colour_matcher_is_exposed(tool, shapes_root, tmp_path):
     unnamed = [k for k in stats if k.endswith('-colour')]
     assert named and unnamed
     for key in named:  # exact masks of one object each
-        inter, union, n, hits, multi = stats[key]
-        assert inter == union and hits == n and multi == 0
+        row = stats[key]
+        assert row['oIoU'] == 100 and row['P@0.5'] == 100
+        assert row['multi'] == 0
     for key in unnamed:  # every object: never one object alone
-        assert stats[key][4] == stats[key][2]
-        assert stats[key][0] < stats[key][1]
-    assert stats['val all'][2] == len(preds)
+        assert stats[key]['multi'] == 100
+        assert stats[key]['oIoU'] < 100
+    assert stats['val all']['sentences'] == len(preds)
+    assert sum(stats[k]['sentences'] for k in named + unnamed) == len(preds)
     path = tmp_path / 'preds.pkl'
     with open(path, 'wb') as f:
         pickle.dump(preds, f)

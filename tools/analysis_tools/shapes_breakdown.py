@@ -15,6 +15,7 @@ text-blind "all objects" answer).
 """
 import argparse
 import collections
+import functools
 import json
 import os.path as osp
 import pickle
@@ -24,6 +25,7 @@ from typing import Dict, Iterable, List
 import numpy as np
 
 from mmris.datasets.refer import decode_segmentation
+from mmris.evaluation import RISMetric
 
 # an object counts as covered when the mask holds this share of its pixels
 COVERED = 0.5
@@ -57,10 +59,10 @@ def group_of(rule: dict) -> str:
     return f"{rule['kind']} {'+' if named else '-'}colour"
 
 
-def breakdown(preds: Iterable[dict], data_root: str,
-              split=None) -> Dict[str, List[float]]:
-    """Per group: [intersection, union, sentences, hits, multi]."""
-    ann_dir = osp.join(data_root, 'refer', 'shapes')
+def load_records(ann_dir: str):
+    """``masks_of(image_id)`` (the [H, W] bool masks of an image's objects,
+    decoded once per image) and ``sent_id -> rule``, from the generator's
+    records in ``ann_dir``."""
     scenes = load_json(osp.join(ann_dir, 'scenes.json'))
     instances = load_json(osp.join(ann_dir, 'instances.json'))
     images = {im['id']: im for im in instances['images']}
@@ -71,7 +73,28 @@ def breakdown(preds: Iterable[dict], data_root: str,
         sent['sent_id']: sent['rule']
         for s in scenes for ref in s['refs'] for sent in ref['sentences']
     }
-    stats = collections.defaultdict(lambda: [0.0] * 5)
+
+    @functools.lru_cache(maxsize=64)  # predictions come image by image
+    def masks_of(image_id: int) -> List[np.ndarray]:
+        im = images[image_id]
+        return [
+            decode_segmentation(anns[ann_id]['segmentation'], im['height'],
+                                im['width']).astype(bool)
+            for ann_id in objects[image_id]
+        ]
+
+    return masks_of, rules
+
+
+def breakdown(preds: Iterable[dict], data_root: str,
+              split=None) -> Dict[str, Dict[str, float]]:
+    """Per group: ``sentences``, ``oIoU`` and ``P@0.5`` (x100, as
+    :class:`RISMetric` computes them) and ``multi`` (% of the masks that
+    cover more than one object)."""
+    ann_dir = osp.join(data_root, 'refer', 'shapes')
+    masks_of, rules = load_records(ann_dir)
+    pairs = collections.defaultdict(list)  # group -> [(I, U)]
+    multi = collections.Counter()
     for pred in preds:
         if split is not None and pred['split'] != split:
             continue
@@ -81,35 +104,37 @@ def breakdown(preds: Iterable[dict], data_root: str,
                      'data set?')
         gt = np.asarray(pred['gt_sem_seg']['data']).astype(bool).squeeze()
         mask = np.asarray(pred['pred_sem_seg']['data']).astype(bool).squeeze()
-        im = images[pred['image_id']]
-        covered = 0
-        for ann_id in objects[pred['image_id']]:
-            obj = decode_segmentation(anns[ann_id]['segmentation'],
-                                      im['height'], im['width']).astype(bool)
-            covered += (obj & mask).sum() > COVERED * obj.sum()
-        inter, union = (gt & mask).sum(), (gt | mask).sum()
+        covered = sum((obj & mask).sum() > COVERED * obj.sum()
+                      for obj in masks_of(pred['image_id']))
+        inter, union = int((gt & mask).sum()), int((gt | mask).sum())
         for key in (f"{pred['split']} all", f"{pred['split']} "
                     f"{group_of(rules[pred['sent_id']])}"):
-            st = stats[key]
-            st[0] += inter
-            st[1] += union
-            st[2] += 1
-            st[3] += inter >= 0.5 * union and union > 0
-            st[4] += covered > 1
-    return dict(stats)
+            pairs[key].append((inter, union))
+            multi[key] += covered > 1
+    metric = RISMetric(iou_thrs=(0.5, ), prefix='shapes')  # prefix: no warning
+    stats = {}
+    for key, inter_union in pairs.items():
+        summary = metric.summarize(inter_union)
+        stats[key] = {
+            'sentences': len(inter_union),
+            'oIoU': summary['oIoU'],
+            'P@0.5': summary['P@0.5'],
+            'multi': 100.0 * multi[key] / len(inter_union),
+        }
+    return stats
 
 
-def format_table(stats: Dict[str, List[float]]) -> str:
+def format_table(stats: Dict[str, Dict[str, float]]) -> str:
     lines = [
         '| split | group | sentences | oIoU | P@0.5 | multi |',
         '|---|---|---|---|---|---|',
     ]
     for key in sorted(stats):
-        inter, union, n, hits, multi = stats[key]
+        row = stats[key]
         split, group = key.split(' ', 1)
-        lines.append(f'| {split} | {group} | {int(n)} | '
-                     f'{100 * inter / max(union, 1):.1f} | '
-                     f'{100 * hits / n:.1f} | {100 * multi / n:.1f} |')
+        lines.append(f"| {split} | {group} | {row['sentences']} | "
+                     f"{row['oIoU']:.1f} | {row['P@0.5']:.1f} | "
+                     f"{row['multi']:.1f} |")
     return '\n'.join(lines)
 
 
