@@ -83,7 +83,8 @@ def test_demo_pipelines_differ_only_by_maskris():
 def test_demo_model_choices():
     """The demo's recipe (docs/demo_data.md): one referent weight for the
     GT loss and the DCL soft loss, Swin position embedding on its grid,
-    the sentence into the Swin by FiLM and pixel-word attention."""
+    global windows after stage 1, the sentence into the Swin by FiLM and
+    pixel-word attention."""
     from mmengine.config import Config
     cfg = Config.fromfile(DEMO_CONFIGS['maskris'])
     assert tuple(cfg.model.dcl.class_weight) == \
@@ -91,6 +92,10 @@ def test_demo_model_choices():
     swin = cfg.model.backbone.vis_encoder
     assert swin.use_abs_pos_embed
     assert swin.pretrain_img_size == cfg.img_scale[0]
+    # local windows in stage 1, global attention in stages 2-4
+    sides = [cfg.img_scale[0] // 4 // 2**i for i in range(4)]
+    assert swin.window_size[0] < sides[0]
+    assert all(w >= s for w, s in zip(swin.window_size[1:], sides[1:]))
     assert cfg.model.backbone.lang_encoder.num_layers == 3
     # not CARIS: the sentence modulates the four Swin maps
     film = cfg.model.backbone.text_film

@@ -18,7 +18,7 @@ import functools
 import math
 import os.path as osp
 import re
-from typing import Callable, Dict, List, Optional, Sequence, Tuple
+from typing import Callable, Dict, List, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn as nn
@@ -395,7 +395,10 @@ class CARISSwinTransformer(BaseModule):
         embed_dims (int): Channels of stage 1; doubled at each stage.
         depths (Sequence[int]): Blocks per stage.
         num_heads (Sequence[int]): Heads per stage.
-        window_size (int): Attention window side.
+        window_size (int | Sequence[int]): Attention window side, one for
+            all stages or one per stage. A window as large as a stage's
+            map makes that stage's attention global (its shifted blocks
+            then attend within the four regions of the roll).
         mlp_ratio (float): MLP hidden / input channels.
         qkv_bias (bool): Bias in the qkv projections.
         qk_scale (float, optional): Overrides ``head_dim ** -0.5``.
@@ -429,7 +432,7 @@ class CARISSwinTransformer(BaseModule):
                  embed_dims: int = 128,
                  depths: Sequence[int] = (2, 2, 18, 2),
                  num_heads: Sequence[int] = (4, 8, 16, 32),
-                 window_size: int = 7,
+                 window_size: Union[int, Sequence[int]] = 7,
                  mlp_ratio: float = 4.,
                  qkv_bias: bool = True,
                  qk_scale: Optional[float] = None,
@@ -452,6 +455,7 @@ class CARISSwinTransformer(BaseModule):
         self.out_indices = tuple(out_indices)
         self.pretrained = pretrained
         self.num_features = [embed_dims * 2**i for i in range(num_stages)]
+        window_sizes = per_stage(window_size, num_stages, 'window_size')
 
         self.patch_embed = PatchEmbed(patch_size, in_channels, embed_dims,
                                       patch_norm, conv_stem)
@@ -470,7 +474,7 @@ class CARISSwinTransformer(BaseModule):
                     self.num_features[i],
                     depth,
                     num_heads[i],
-                    window_size,
+                    window_sizes[i],
                     drop_paths=rates[start:start + depth],
                     downsample=i < num_stages - 1,
                     with_cp=with_cp,
@@ -533,6 +537,18 @@ def tokens_to_nchw(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:
     """[B, H*W, C] tokens -> contiguous [B, C, H, W] map."""
     return x.view(x.shape[0], *hw, x.shape[-1]).permute(0, 3, 1,
                                                         2).contiguous()
+
+
+def per_stage(value: Union[int, Sequence[int]], num_stages: int,
+              name: str) -> List[int]:
+    """``value`` repeated for every stage, or checked to give one each."""
+    if isinstance(value, int):
+        return [value] * num_stages
+    values = list(value)
+    if len(values) != num_stages:
+        raise ValueError(f'{name} must be an int or give one value per '
+                         f'stage ({num_stages}), got {value}')
+    return values
 
 
 def drop_path_schedule(max_rate: float, num_blocks: int) -> List[float]:

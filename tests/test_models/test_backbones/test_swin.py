@@ -429,3 +429,31 @@ def test_conv_stem_same_grid_and_patch_size_check():
     assert x.grad[0, :, 3, 4:8].abs().sum() > 0
     with pytest.raises(ValueError, match='conv_stem=True needs patch_size=4'):
         CARISSwinTransformer(**TINY, patch_size=2, conv_stem=True)
+
+
+def stage_reach(model, stage, side):
+    """Which tokens of a ``side x side`` map of ``stage`` change when only
+    token (0, 0) changes, through that stage's first (unshifted) block."""
+    block = model.layers[stage].blocks[0]
+    dims = model.num_features[stage]
+    x = torch.randn(1, side * side, dims)
+    y = x.clone()
+    y[0, 0] += 1.
+    with torch.no_grad():
+        diff = block(y, (side, side), None) - block(x, (side, side), None)
+    return diff.abs().sum(-1).view(side, side) > 0
+
+
+def test_window_size_per_stage():
+    model = tiny_swin(window_size=(4, 4, 8, 4))
+    assert [layer.window_size for layer in model.layers] == [4, 4, 8, 4]
+    bias = model.layers[2].blocks[0].attn.relative_position_bias_table
+    assert bias.shape[0] == (2 * 8 - 1)**2
+    # a window as large as the 8x8 map of stage 3 makes it global:
+    # token (7, 7) sees token (0, 0); with windows of 4 it does not
+    assert stage_reach(model, 2, 8)[7, 7]
+    assert not stage_reach(tiny_swin(window_size=4), 2, 8)[7, 7]
+    x = torch.randn(1, 3, 128, 128)
+    assert [f.shape for f in model(x)] == [f.shape for f in tiny_swin()(x)]
+    with pytest.raises(ValueError, match='one value per stage'):
+        CARISSwinTransformer(**TINY, window_size=(4, 8))
