@@ -83,9 +83,9 @@ model = dict(
 # ---- schedule: AdamW, short warm-up, poly decay, fp32 on the CPU ----
 # Counted in iterations (8 images each, about 1.4 epochs of the 5,620
 # training refs), sized to the 15-minute budget of the demo: MaskRIS's
-# 1,000 iterations take about 12 min on an idle 2-core CPU with two
-# threads (0.69-0.77 s a step with the fast paths; the baseline about
-# 0.4 s), plus about 2 min of evaluation. Still improving at the end; raise it
+# 1,000 iterations take 11-12 min on an idle 2-core CPU with two threads
+# (0.64-0.77 s a step with the fast paths; the baseline about 0.4 s), plus
+# about 2 min of evaluation. Still improving at the end; raise it
 # (train_cfg, param_scheduler and checkpoint interval alike) for more.
 max_iters = 1000
 optim_wrapper = dict(
