@@ -9,7 +9,7 @@ export MAX_JOBS ?= 2
 export HF_HUB_OFFLINE ?= 1
 export TRANSFORMERS_OFFLINE ?= 1
 
-.PHONY: venv test demo demo-data demo-baseline smoke lint clean-venv test-browser
+.PHONY: venv test demo demo-data demo-baseline smoke clean-venv test-browser
 
 venv: $(STAMP)
 
@@ -19,7 +19,7 @@ $(STAMP): setup.py requirements/runtime.txt requirements/tests.txt requirements/
 	$(PIP) install -q -r requirements/build.txt
 	$(PIP) install -q "$(TORCH_SPEC)"
 	$(PIP) install -q "numpy" "mmengine==0.10.7"
-	@echo "Building/installing mmcv 2.1.0 (about 12 min on 2 cores the first time, then pip's wheel cache)"
+	@echo "Building/installing mmcv 2.1.0 (12-23 min on 2 cores the first time, then pip's wheel cache)"
 	$(PY) -c "import mmcv.ops" 2>/dev/null || MMCV_WITH_OPS=1 $(PIP) install --no-build-isolation "mmcv==2.1.0"
 	$(PIP) install -q -r requirements/runtime.txt -r requirements/tests.txt -r requirements/build.txt
 	$(PIP) install -q --no-deps "openmim==0.3.9"
