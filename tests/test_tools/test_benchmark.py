@@ -184,3 +184,22 @@ def test_peak_tflops_must_be_positive(benchmark, peak, capsys):
     with pytest.raises(SystemExit):
         benchmark.parse_args([TINY_MODEL_CONFIG, '--peak-tflops', peak])
     assert 'not a positive number of TFLOP/s' in capsys.readouterr().err
+
+
+def test_train_compare_config_variant(benchmark, tmp_path):
+    """--variant-options times a second network built from the config with
+    extra options; the record names the variant."""
+    out = str(tmp_path / 'r.jsonl')
+    benchmark.main([
+        TINY_MODEL_CONFIG, '--mode', 'train', '--shape', '64', '--iters', '2',
+        '--warmup', '0', '--rounds', '2', '--out', out, '--variant-options',
+        'model.decode_head.num_layers=1'
+    ])
+    config, variant = read_lines(out)
+    check_common(config, 'train')
+    check_common(variant, 'train')
+    assert 'variant' not in config
+    assert variant['variant'] == {'model.decode_head.num_layers': 1}
+    assert config['steps'] == variant['steps'] == 2
+    assert len(config['round_sec']) == len(variant['round_sec']) == 2
+    assert variant['speedup'] > 0 and 'loss_diff' not in variant

@@ -4,7 +4,8 @@
         [--batch-size 2] [--shape 448] [--iters 10] [--warmup 2] \
         [--fast none|sdpa|channels_last|compile|batched_dcl|checkpoint|
                 fused_adamw|bf16|all|all_bf16] \
-        [--compare] [--no-dropout] [--no-pretrained] [--cfg-options ...] \
+        [--compare] [--variant-options ...] [--no-dropout] \
+        [--no-pretrained] [--cfg-options ...] \
         [--out results.jsonl] [--device cpu|cuda] \
         [--count-flops] [--peak-tflops P]
 
@@ -37,9 +38,13 @@ from the same seed and times them in alternating rounds in one process, so
 that the ratio stays meaningful on a loaded machine: ``speedup`` is the
 median over the rounds of the plain / fast time (memory is then not
 reported). The first steps of a model are slow (allocator and kernel
-warm-up): give ``--warmup`` 3 or more. Each measurement is printed as a
-table row and appended to ``--out`` as one JSON line with the machine
-description.
+warm-up): give ``--warmup`` 3 or more. ``--variant-options KEY=VALUE ...``
+(train) times the config against a variant of it the same way, e.g. a
+smaller decoder (``model.decode_head.num_layers=2``); the two networks
+differ, so each has its own initialisation and ``speedup`` (config /
+variant time) is the only figure that compares them. Each measurement is
+printed as a table row and appended to ``--out`` as one JSON line with
+the machine description.
 
 Fast paths (:data:`FAST_PATHS`): ``sdpa`` (fused attention in Swin, the
 decoder and BERT: config keys), ``checkpoint`` (activation checkpointing of
@@ -56,6 +61,7 @@ tolerance), ``all`` = sdpa + batched_dcl + channels_last + fused_adamw
 (all exact to fp32 tolerance), ``all_bf16`` = ``all`` + bf16.
 """
 import argparse
+import copy
 import importlib.util
 import json
 import os
@@ -65,7 +71,7 @@ import resource
 import statistics
 import sys
 import time
-from typing import Callable, Dict, List, Optional
+from typing import Callable, Dict, List, Optional, Tuple
 
 import torch
 from mmengine.config import Config, DictAction
@@ -160,6 +166,13 @@ def parse_args(argv=None):
         action='store_true',
         help='time plain and --fast interleaved')
     parser.add_argument(
+        '--variant-options',
+        nargs='+',
+        action=DictAction,
+        help='train: time the config with these extra options (e.g. '
+        'model.decode_head.num_layers=2) against the config as given, '
+        'interleaved; both with --fast')
+    parser.add_argument(
         '--rounds',
         type=int,
         default=3,
@@ -229,7 +242,7 @@ def machine_info(device: str) -> dict:
 
 def emit(record: dict, out: Optional[str]) -> None:
     """Print one table row and append the JSON line to ``out``."""
-    keys = ('mode', 'fast', 'shape', 'batch', 'images_per_s', 'samples_per_s',
+    keys = ('mode', 'fast', 'variant', 'shape', 'batch', 'images_per_s', 'samples_per_s',
             'achieved_tflops', 'mfu',
             'latency_ms', 'peak_mem_mb', 'loss', 'gflops', 'speedup', 'error')
     cells = [f'{k}={_fmt(record[k])}' for k in keys if k in record]
@@ -442,17 +455,32 @@ def train_batch(args, batch_size: int) -> dict:
         seed=args.seed)
 
 
+def train_arms(args, cfg: Config) -> List[Tuple[Config, str]]:
+    """(config, fast path) of each model to time: the config alone, the
+    plain and ``--fast`` models (``--compare``), or the config and its
+    ``--variant-options`` variant."""
+    if args.variant_options:
+        variant = copy.deepcopy(cfg)
+        variant.merge_from_dict(args.variant_options)
+        return [(cfg, args.fast), (variant, args.fast)]
+    if args.compare:
+        return [(cfg, 'none'), (cfg, args.fast)]
+    return [(cfg, args.fast)]
+
+
 def bench_train(args, cfg: Config, base: dict) -> List[dict]:
     """Images/s, final loss and peak memory of training steps."""
     batch_size = (args.batch_size or [2])[0]
     batch = train_batch(args, batch_size)
-    fasts = ['none', args.fast] if args.compare else [args.fast]
+    arms = train_arms(args, cfg)
+    fasts = [fast for _, fast in arms]
     models = [
-        build_model(cfg, f, args.device, args.seed, args.no_dropout,
-                    args.compile_backend) for f in fasts
+        build_model(c, f, args.device, args.seed, args.no_dropout,
+                    args.compile_backend) for c, f in arms
     ]
-    for other in models[1:]:
-        clone_weights(models[0], other)
+    if not args.variant_options:  # same network: the same initial weights
+        for other in models[1:]:
+            clone_weights(models[0], other)
     steps = [
         make_trainer(
             m,
@@ -464,7 +492,8 @@ def bench_train(args, cfg: Config, base: dict) -> List[dict]:
     probe.start()
     losses = [[step() for _ in range(args.warmup)] for step in steps]
     seconds = [[] for _ in steps]
-    rounds = args.rounds if args.compare else 1
+    interleaved = len(steps) > 1
+    rounds = args.rounds if interleaved else 1
     per_round = max(1, args.iters // rounds)
     for _ in range(rounds):
         for i, step in enumerate(steps):
@@ -487,11 +516,14 @@ def bench_train(args, cfg: Config, base: dict) -> List[dict]:
             images_per_s=batch_size / sec,
             loss=loss[-1],
             losses=loss)
-        if not args.compare:
+        if not interleaved:
             record.update(memory)
         records.append(record)
-    if args.compare:
+    if interleaved:
         records[1]['speedup'] = round_speedup(seconds[0], seconds[1])
+    if args.variant_options:
+        records[1]['variant'] = dict(args.variant_options)
+    elif interleaved:
         records[1]['loss_diff'] = abs(records[1]['loss'] - records[0]['loss'])
     if args.count_flops or args.peak_tflops or args.device == 'cuda':
         for record, step, fast in zip(records, steps, fasts):
