@@ -203,3 +203,13 @@ def test_train_compare_config_variant(benchmark, tmp_path):
     assert config['steps'] == variant['steps'] == 2
     assert len(config['round_sec']) == len(variant['round_sec']) == 2
     assert variant['speedup'] > 0 and 'loss_diff' not in variant
+
+
+def test_variant_options_only_in_train_mode(benchmark, capsys):
+    with pytest.raises(SystemExit):
+        benchmark.parse_args([
+            TINY_MODEL_CONFIG, '--mode', 'infer', '--variant-options',
+            'model.decode_head.num_layers=1'
+        ])
+    assert '--variant-options times training steps' in \
+        capsys.readouterr().err

@@ -206,7 +206,11 @@ def parse_args(argv=None):
         action='store_true',
         help='train: count the FLOPs of one more training step and report '
         'the achieved TFLOP/s (implied by --peak-tflops and on CUDA)')
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    if args.variant_options and args.mode != 'train':
+        parser.error('--variant-options times training steps: use it with '
+                     f'--mode train, not --mode {args.mode}')
+    return args
 
 
 # ----------------------------------------------------------------------
@@ -242,8 +246,8 @@ def machine_info(device: str) -> dict:
 
 def emit(record: dict, out: Optional[str]) -> None:
     """Print one table row and append the JSON line to ``out``."""
-    keys = ('mode', 'fast', 'variant', 'shape', 'batch', 'images_per_s', 'samples_per_s',
-            'achieved_tflops', 'mfu',
+    keys = ('mode', 'fast', 'variant', 'shape', 'batch', 'images_per_s',
+            'samples_per_s', 'achieved_tflops', 'mfu',
             'latency_ms', 'peak_mem_mb', 'loss', 'gflops', 'speedup', 'error')
     cells = [f'{k}={_fmt(record[k])}' for k in keys if k in record]
     print(' | '.join(cells), flush=True)
