@@ -228,6 +228,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+# Whether this process runs with tools/train.py's CPU allocator setting
+# (mmris/utils/malloc.py); set when the script is run, not when imported.
+MALLOC_TUNED = False
+
+
 def machine_info(device: str) -> dict:
     """What the figures were measured on."""
     from mmris.engine.optimizers import cpu_has_native_bf16
@@ -238,7 +243,8 @@ def machine_info(device: str) -> dict:
         threads=torch.get_num_threads(),
         device=device,
         load=os.getloadavg()[0] if hasattr(os, 'getloadavg') else None,
-        cpu_native_bf16=cpu_has_native_bf16())
+        cpu_native_bf16=cpu_has_native_bf16(),
+        malloc_tuned=MALLOC_TUNED)
     if device == 'cuda':
         info['gpu'] = torch.cuda.get_device_name(0)
     return info
@@ -759,4 +765,7 @@ def main(argv=None) -> List[dict]:
 
 
 if __name__ == '__main__':
+    if not torch.cuda.is_available():
+        from mmris.utils.malloc import tune_cpu_malloc
+        MALLOC_TUNED = tune_cpu_malloc()
     main()
