@@ -55,7 +55,6 @@ def main():
 def run(args):
     """Load the config, build the Runner and train."""
     from mmris.engine import adapt_cfg_to_device, enable_amp
-    from mmris.engine.compat import cuda_available
     from mmris.utils.malloc import tune_cpu_malloc
     from mmris.utils.tool_cfg import load_tool_config
     cfg = load_tool_config(args)
@@ -71,9 +70,8 @@ def run(args):
         cfg.load_from = args.resume
 
     adapt_cfg_to_device(cfg)
-    if not cuda_available():
-        # same numbers, about 1.2x faster CPU steps (mmris/utils/malloc.py)
-        tune_cpu_malloc()
+    # CPU runs only: same numbers, faster steps (mmris/utils/malloc.py)
+    tune_cpu_malloc()
 
     if 'runner_type' not in cfg:
         runner = Runner.from_cfg(cfg)

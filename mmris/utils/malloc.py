@@ -4,8 +4,8 @@ glibc's malloc serves every block above its mmap threshold (128 KiB to
 32 MiB, adapting) with a fresh ``mmap`` and unmaps it on ``free``. A
 training step allocates and frees the same large activations every
 iteration, so on a CPU each step page-faults its whole working set in
-again; under a hypervisor that costs about a fifth of the demo's step
-(docs/benchmarks.md, "Allocator"). Serving every block from the heap and
+again, which is slow under a hypervisor (docs/demo_data.md, 11th
+session: 1.3x on ``make demo``). Serving every block from the heap and
 never trimming it keeps those pages mapped: the numbers computed are the
 same, only where the memory comes from changes.
 
@@ -16,6 +16,8 @@ import ctypes
 import ctypes.util
 import os
 from typing import Optional
+
+import torch
 
 # mallopt parameters of glibc's <malloc.h>
 _M_TRIM_THRESHOLD = -1
@@ -41,12 +43,13 @@ def _glibc() -> Optional[ctypes.CDLL]:
 
 
 def tune_cpu_malloc() -> bool:
-    """Stop glibc from unmapping and trimming freed blocks.
+    """Stop glibc from unmapping and trimming freed blocks on a CPU run.
 
-    Returns whether the setting was applied: False where the C library is
+    Returns whether the setting was applied: False where CUDA is available
+    (activations live in CUDA's caching allocator), where the C library is
     not glibc (macOS, musl) or where ``MMRIS_MALLOC_TUNING=0``.
     """
-    if os.environ.get(ENV_SWITCH, '1') == '0':
+    if os.environ.get(ENV_SWITCH, '1') == '0' or torch.cuda.is_available():
         return False
     libc = _glibc()
     if libc is None:

@@ -19,7 +19,7 @@ needs_glibc = pytest.mark.skipif(
 # (mallinfo2().hblkhd: bytes in mmapped blocks) besides tune_cpu_malloc's
 # return value.
 PROBE = textwrap.dedent('''
-    import ctypes, sys
+    import ctypes
     import torch
     from mmris.utils.malloc import _glibc, tune_cpu_malloc
 
@@ -38,19 +38,20 @@ PROBE = textwrap.dedent('''
 ''')
 
 
+def run_probe(**env):
+    """PROBE's two words in a fresh process with ``env`` added."""
+    return subprocess.run([sys.executable, '-c', PROBE],
+                          env=dict(os.environ, **env), capture_output=True,
+                          text=True, check=True).stdout.split()
+
 
 @needs_glibc
 def test_tuning_serves_large_blocks_from_the_heap():
-    out = subprocess.run([sys.executable, '-c', PROBE],
-                         capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ['True', 'False']  # applied; the 64 MiB not mmapped
+    # applied; the 64 MiB not mmapped
+    assert run_probe() == ['True', 'False']
 
 
 @needs_glibc
 def test_switch_off_keeps_glibc_defaults():
-    env = dict(os.environ, MMRIS_MALLOC_TUNING='0')
-    out = subprocess.run([sys.executable, '-c', PROBE],
-                         env=env, capture_output=True, text=True,
-                         check=True).stdout.split()
-    assert out == ['False', 'True']  # not applied; glibc mmapped the block
+    # not applied; glibc mmapped the block
+    assert run_probe(MMRIS_MALLOC_TUNING='0') == ['False', 'True']
