@@ -16,7 +16,8 @@ through the text transforms (``BertTokenize``, ``PackRISInputs``).
 
 Masks: the raw stride-4 logits of the network are upsampled bilinearly
 with ``align_corners=True`` straight to the original image size and the
-mask is their argmax, as ``test_cfg=dict(output_size='original')`` does.
+mask is their argmax (or the model's ``test_cfg.mask_threshold``), as
+``test_cfg=dict(output_size='original')`` does.
 The upsampling works on the logit difference (foreground - background, the
 same argmax and softmax) in bands of rows, so an 8000x6000 image never
 needs a full-size float map.
@@ -243,17 +244,22 @@ def interp_matrix(out_len: int,
 def upsample_to_mask(
         diff: Tensor,
         size: Sequence[int],
-        band_elems: int = ROW_BAND_ELEMS) -> Tuple[np.ndarray, float]:
+        band_elems: int = ROW_BAND_ELEMS,
+        margin: float = 0.0) -> Tuple[np.ndarray, float]:
     """Mask and score of a logit difference at the original size.
 
     Args:
         diff (Tensor): ``[h, w]`` foreground minus background logits.
         size (Sequence[int]): Output ``(H, W)``.
         band_elems (int): Float values computed at once (rows x W).
+        margin (float): The mask is where the upsampled difference exceeds
+            it; 0 is the argmax (``referent_margin`` of the model's
+            ``test_cfg.mask_threshold``). Default: 0.
 
     Returns:
-        tuple: ``mask`` (uint8 ``HxW``, 1 where the upsampled foreground
-        logit is larger: the argmax, ties to the background) and ``score``
+        tuple: ``mask`` (uint8 ``HxW``, 1 where the upsampled difference
+        exceeds ``margin``: with 0 the argmax, ties to the background) and
+        ``score``
         (mean foreground probability over the mask, 0.0 when it is empty).
     """
     height, width = int(size[0]), int(size[1])
@@ -267,7 +273,7 @@ def upsample_to_mask(
         stop = min(height, start + band)
         rows = interp_matrix(height, diff.shape[0], start, stop, diff.device)
         values = rows @ horizontal
-        fg = values > 0
+        fg = values > margin
         mask[start:stop] = fg.cpu().numpy()
         prob_sum += float(torch.sigmoid(values[fg]).double().sum())
         count += int(fg.sum())
@@ -498,8 +504,10 @@ class RISInferencer(BaseInferencer):
             sample_logits = crop_to_image(
                 logits[i], batch.shape[-2:],
                 meta.get('img_shape', batch.shape[-2:]))
-            mask, score = upsample_to_mask(sample_logits[1] - sample_logits[0],
-                                           meta['ori_shape'][:2])
+            mask, score = upsample_to_mask(
+                sample_logits[1] - sample_logits[0],
+                meta['ori_shape'][:2],
+                margin=getattr(self.model, 'mask_margin', 0.0))
             preds.append(
                 dict(
                     mask=mask,

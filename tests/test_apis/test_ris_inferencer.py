@@ -130,6 +130,31 @@ def test_upsample_to_mask_bands():
     assert score == pytest.approx(prob[mask > 0].mean(), abs=1e-4)
 
 
+def test_upsample_to_mask_margin():
+    torch.manual_seed(1)
+    diff = torch.randn(6, 8)
+    up = F.interpolate(
+        diff[None, None], size=(30, 20), mode='bilinear',
+        align_corners=True)[0, 0]
+    mask, _ = upsample_to_mask(diff, (30, 20), margin=0.7)
+    assert (mask == (up > 0.7).numpy()).mean() > 0.999
+    assert mask.sum() < upsample_to_mask(diff, (30, 20))[0].sum()
+
+
+def test_inferencer_uses_the_model_mask_threshold(inferencer):
+    image = _image(40, 56)
+    plain = inferencer(image, 'the tall man')['predictions'][0]
+    model = inferencer.model
+    saved = model.mask_margin
+    model.mask_margin = 0.5
+    try:
+        strict = inferencer(image, 'the tall man')['predictions'][0]
+    finally:
+        model.mask_margin = saved
+    assert strict['mask'].sum() <= plain['mask'].sum()
+    assert not np.array_equal(strict['mask'], plain['mask'])
+
+
 def test_sentence_errors(inferencer):
     with pytest.raises(ValueError, match='sentence 1 of image 0'):
         inferencer(_image(10, 10), ['ok', '   '])

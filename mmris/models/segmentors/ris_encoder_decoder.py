@@ -1,4 +1,5 @@
 """A text-aware encoder-decoder segmentor for referring segmentation."""
+import math
 from typing import List, Optional, Sequence, Tuple
 
 import torch
@@ -14,6 +15,22 @@ SampleList = Sequence[SegDataSample]
 OUTPUT_SIZES = ('input', 'original')
 
 
+def referent_margin(threshold) -> float:
+    """The logit margin (referent minus background) at which the softmax
+    probability of the referent equals ``threshold``.
+
+    0.5 gives 0: ``margin > 0`` is the argmax with ties to the background.
+    """
+    if isinstance(threshold, bool) or not isinstance(threshold,
+                                                     (int, float)):
+        raise TypeError('test_cfg.mask_threshold must be a number in (0, 1), '
+                        f'got {threshold!r}')
+    if not 0 < threshold < 1:
+        raise ValueError('test_cfg.mask_threshold must be in (0, 1) '
+                         f'(0.5 is the argmax), got {threshold}')
+    return math.log(threshold / (1 - threshold))
+
+
 @MODELS.register_module()
 class RISEncoderDecoder(BaseSegmentor):
     """Image + sentence -> mask of the referred object.
@@ -27,7 +44,9 @@ class RISEncoderDecoder(BaseSegmentor):
 
     Inference follows the reference: the logits are upsampled bilinearly
     with ``align_corners=True`` and the mask is their argmax (no sigmoid, no
-    threshold; ties go to the background).
+    threshold; ties go to the background). ``test_cfg.mask_threshold``
+    other than 0.5 keeps the pixels whose softmax probability of the
+    referent is above it instead (0.5 is the argmax).
 
     Args:
         backbone (dict): Vision-language encoder; ``forward(img, input_ids,
@@ -37,7 +56,9 @@ class RISEncoderDecoder(BaseSegmentor):
         loss_decode (dict): Loss of the logits against the GT mask.
         test_cfg (dict, optional): ``output_size='input'`` (default: masks
             at the network input size, the CARIS/MaskRIS protocol at 448x448)
-            or ``'original'`` (masks at each image's original size).
+            or ``'original'`` (masks at each image's original size);
+            ``mask_threshold`` (default 0.5, the argmax): the referent
+            probability above which a pixel is in the mask.
         data_preprocessor (dict, optional): e.g. ``RISDataPreprocessor``.
         train_cfg (dict, optional): Unused; kept for mmseg compatibility.
         init_cfg (dict, optional): Initialisation config.
@@ -62,6 +83,8 @@ class RISEncoderDecoder(BaseSegmentor):
         if output_size not in OUTPUT_SIZES:
             raise ValueError(f'test_cfg.output_size must be one of '
                              f'{OUTPUT_SIZES}, got {output_size!r}')
+        self.mask_margin = referent_margin(
+            self.test_cfg.setdefault('mask_threshold', 0.5))
 
     # ------------------------------------------------------------------
     # text from the data samples
@@ -154,7 +177,8 @@ class RISEncoderDecoder(BaseSegmentor):
 
     def postprocess_result(self, logits: Tensor, input_size,
                            data_samples: SampleList) -> List:
-        """Upsample per sample to the input or original size and argmax."""
+        """Upsample per sample to the input or original size; the mask is
+        where the referent's probability exceeds ``mask_threshold``."""
         for i, sample in enumerate(data_samples):
             sample_logits = self._crop_padding(logits[i:i + 1], input_size,
                                                sample)
@@ -162,11 +186,11 @@ class RISEncoderDecoder(BaseSegmentor):
             if self.test_cfg['output_size'] == 'original':
                 size = sample.metainfo['ori_shape'][:2]
             sample_logits = self.upsample(sample_logits, size)[0]
+            referent = sample_logits[1:2] - sample_logits[0:1]
             sample.set_data({
-                'seg_logits':
-                PixelData(data=sample_logits),
-                'pred_sem_seg':
-                PixelData(data=sample_logits.argmax(0, keepdim=True))
+                'seg_logits': PixelData(data=sample_logits),
+                'pred_sem_seg': PixelData(
+                    data=(referent > self.mask_margin).long())
             })
         return list(data_samples)
 

@@ -58,6 +58,33 @@ def test_predict_at_original_size():
         MODELS.build(tiny_model_cfg(test_cfg=dict(output_size='448')))
 
 
+def test_mask_threshold_keeps_pixels_above_the_referent_probability():
+    torch.manual_seed(0)
+    model = MODELS.build(
+        tiny_model_cfg(test_cfg=dict(mask_threshold=0.75))).eval()
+    data = model.data_preprocessor(fake_batch(size=64), False)
+    with torch.no_grad():
+        results = model(**data, mode='predict')
+    fewer = 0
+    for result in results:
+        prob = result.seg_logits.data.softmax(0)[1]
+        mask = result.pred_sem_seg.data[0]
+        # equal up to pixels within float rounding of the threshold
+        differ = mask != (prob > 0.75).long()
+        assert differ.sum() == 0 or (prob[differ] - 0.75).abs().max() < 1e-5
+        fewer += int((prob > 0.5).sum() - mask.sum())
+    assert fewer > 0  # the threshold dropped pixels the argmax keeps
+    assert model.mask_margin == pytest.approx(np.log(3))
+
+
+@pytest.mark.parametrize('threshold', [0, 1, 1.5, -0.1])
+def test_mask_threshold_out_of_range_is_refused(threshold):
+    with pytest.raises(ValueError, match='mask_threshold must be in'):
+        MODELS.build(tiny_model_cfg(test_cfg=dict(mask_threshold=threshold)))
+    with pytest.raises(TypeError, match='mask_threshold must be a number'):
+        MODELS.build(tiny_model_cfg(test_cfg=dict(mask_threshold='0.7')))
+
+
 def test_text_is_required_and_changes_the_prediction(model):
     model.eval()
     data = model.data_preprocessor(fake_batch(batch_size=1), False)
