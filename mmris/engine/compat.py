@@ -102,10 +102,39 @@ def _handles_cpu(wrapper_type) -> bool:
                                                 CPUDistributedDataParallel)
 
 
+def adapt_eval_autocast_to_cpu(cfg,
+                               native_bf16: Optional[bool] = None) -> bool:
+    """Evaluate in fp32 on a CPU without native bf16.
+
+    ``val_cfg``/``test_cfg`` with ``fp16=True`` run the evaluation under
+    mmengine's ``autocast``, which on a CPU means bf16: faster where the
+    processor computes bf16 natively, slower than fp32 where it emulates
+    it. There the flag is turned off, with one warning. Returns True when
+    the config was changed; ``native_bf16`` as in :func:`adapt_amp_to_cpu`.
+    """
+    from mmris.engine.optimizers.autocast_wrapper import cpu_has_native_bf16
+    if cuda_available():
+        return False
+    loops = [cfg.get(key) for key in ('val_cfg', 'test_cfg')]
+    loops = [loop for loop in loops if loop and loop.get('fp16')]
+    if not loops:
+        return False
+    if native_bf16 is None:
+        native_bf16 = cpu_has_native_bf16()
+    if native_bf16:
+        return False
+    for loop in loops:
+        loop['fp16'] = False
+    warnings.warn('val_cfg/test_cfg fp16=True: this CPU has no native bf16 '
+                  '(AMX or AVX512-BF16), so the evaluation runs in fp32.')
+    return True
+
+
 def adapt_cfg_to_device(cfg, native_bf16: Optional[bool] = None) -> None:
     """Apply every CPU fallback a config may need before Runner.from_cfg
     (``native_bf16``: see :func:`adapt_amp_to_cpu`)."""
     adapt_amp_to_cpu(cfg, native_bf16)
+    adapt_eval_autocast_to_cpu(cfg, native_bf16)
     setup_cpu_distributed(cfg)
 
 

@@ -9,7 +9,8 @@ from mmengine.logging import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 import mmris  # noqa: F401  (applies the runtime patches)
-from mmris.engine import adapt_amp_to_cpu, enable_amp
+from mmris.engine import (adapt_amp_to_cpu, adapt_eval_autocast_to_cpu,
+                          enable_amp)
 
 
 def test_runner_checkpoint_loads_under_weights_only_default(tmp_path):
@@ -107,6 +108,33 @@ def test_amp_flag_on_cpu_warns_once(monkeypatch, native):
     expected = 'AutocastOptimWrapper' if native else 'OptimWrapper'
     assert cfg.optim_wrapper.type == expected
     assert sum('CUDA' in str(w.message) for w in caught) == 1
+
+
+def _loops_cfg():
+    return Config(
+        dict(
+            val_cfg=dict(type='ValLoop', fp16=True),
+            test_cfg=dict(type='TestLoop', fp16=True)))
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+def test_eval_autocast_off_without_native_bf16(monkeypatch):
+    _native_bf16(monkeypatch, False)
+    cfg = _loops_cfg()
+    with pytest.warns(UserWarning, match='evaluation runs in fp32'):
+        assert adapt_eval_autocast_to_cpu(cfg)
+    assert cfg.val_cfg.fp16 is False and cfg.test_cfg.fp16 is False
+    assert not adapt_eval_autocast_to_cpu(cfg)  # nothing left to change
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason='CPU-only behaviour')
+def test_eval_autocast_kept_on_a_native_bf16_cpu(monkeypatch):
+    _native_bf16(monkeypatch, True)
+    cfg = _loops_cfg()
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert not adapt_eval_autocast_to_cpu(cfg)
+    assert cfg.val_cfg.fp16 is True and cfg.test_cfg.fp16 is True
 
 
 def test_plain_optim_wrapper_untouched():
