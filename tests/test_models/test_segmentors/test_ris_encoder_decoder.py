@@ -81,6 +81,9 @@ def test_mask_threshold_keeps_pixels_above_the_referent_probability():
 def test_mask_threshold_out_of_range_is_refused(threshold):
     with pytest.raises(ValueError, match='mask_threshold must be in'):
         MODELS.build(tiny_model_cfg(test_cfg=dict(mask_threshold=threshold)))
+
+
+def test_mask_threshold_that_is_no_number_is_refused():
     with pytest.raises(TypeError, match='mask_threshold must be a number'):
         MODELS.build(tiny_model_cfg(test_cfg=dict(mask_threshold='0.7')))
 
