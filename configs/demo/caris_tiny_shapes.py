@@ -77,7 +77,13 @@ model = dict(
         num_heads=4,
         attn_embed_dims=128,
         use_sdpa=True,
-        norm_cfg=dict(type='GN', num_groups=8)),
+        norm_cfg=dict(type='GN', num_groups=8),
+        # Not in CARIS: the stride-4 logits (32x32 here) are upsampled to
+        # the 128 px input by a learned convex combination of neighbouring
+        # cells (starting as bilinear) instead of bilinearly; the shapes'
+        # corners and spikes fall between the logit cells
+        # (docs/demo_data.md, "Learned upsampling").
+        upsample_cfg=dict(type='ConvexUpsample', scale=4)),
     loss_decode=dict(class_weight=class_weight),
     # The loss weighs referent pixels 3x, which moves the trained softmax
     # from p to 3p / (3p + 1 - p); a probability above 0.75 there is p above

@@ -17,9 +17,12 @@ Pipeline (spec section 1.5):
 5. Two queries, background (mean of the prompts) and referent (the
    [CLS] token), are embedded by the shared ``lang_embed`` MLP and
    dotted with the mask features.
+6. Optionally (``upsample_cfg``, not in CARIS) the stride-4 logits are
+   upsampled to the input resolution by a learned module guided by the
+   decoder's features; without it they leave the head at stride 4.
 """
 import math
-from typing import List, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import torch
 import torch.nn.functional as F
@@ -115,6 +118,13 @@ class CARISHead(BaseModule):
             most of the decoder's activations (MSDA sampling, 4x FFN over
             every token of three levels), recomputed in the backward pass
             instead. Same gradients. Default: False.
+        upsample_cfg (dict, optional): Not in CARIS. Config of a module
+            called as ``upsampler(logits, guide)`` with the stride-4 logits
+            and the ``channels``-wide features after ``output_convs``
+            (``guide_channels`` is filled in), e.g.
+            ``dict(type='ConvexUpsample', scale=4)``; the head then returns
+            logits at the upsampled size. Default: None (stride-4 logits,
+            upsampled bilinearly by the segmentor, as CARIS).
         init_cfg (dict, optional): mmengine init config. When None the
             construction-time CARIS initialisation is kept by
             :meth:`init_weights`. Default: None.
@@ -138,6 +148,7 @@ class CARISHead(BaseModule):
                  act_cfg: dict = dict(type='ReLU'),
                  use_sdpa: bool = False,
                  with_cp: bool = False,
+                 upsample_cfg: Optional[dict] = None,
                  init_cfg=None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.with_cp = with_cp
@@ -206,6 +217,10 @@ class CARISHead(BaseModule):
             nn.Linear(channels, channels), nn.ReLU(inplace=True),
             nn.Linear(channels, channels), nn.ReLU(inplace=True),
             nn.Linear(channels, channels))
+        self.upsampler = None
+        if upsample_cfg is not None:
+            self.upsampler = MODELS.build(
+                dict(upsample_cfg, guide_channels=channels))
         # Every submodule initialised itself above exactly as the original
         # does at construction (SVLA: trunc-normal + mmcv MSDA init;
         # ConvModule: kaiming fan_out; the rest PyTorch defaults). The
@@ -282,7 +297,8 @@ class CARISHead(BaseModule):
                 padding.
 
         Returns:
-            Tensor: [B, 2, H1, W1]; channel 0 background, 1 referent.
+            Tensor: [B, 2, H1, W1] (C1's size, or the upsampler's output
+            size with ``upsample_cfg``); channel 0 background, 1 referent.
         """
         vis, vis_pos, ref, shapes, start = self._flatten_levels(feats)
         batch = vis.shape[0]
@@ -308,10 +324,14 @@ class CARISHead(BaseModule):
         c1 = feats[0]
         fpn = self.lateral_convs[0](c1) + F.interpolate(
             fine, size=c1.shape[-2:], mode='bilinear', align_corners=False)
-        mask_feats = self.mask_feature(self.output_convs[0](fpn))
+        guide = self.output_convs[0](fpn)
+        mask_feats = self.mask_feature(guide)
 
         text, prompts = lang[:, :num_text], lang[:, num_text:]
         fg = self.lang_embed(text[:, 0:1])  # the [CLS] token
         bg = self.lang_embed(prompts.mean(dim=1, keepdim=True))
         queries = torch.cat([bg, fg], dim=1)
-        return torch.einsum('bqc,bchw->bqhw', queries, mask_feats)
+        logits = torch.einsum('bqc,bchw->bqhw', queries, mask_feats)
+        if self.upsampler is not None:
+            logits = self.upsampler(logits, guide)
+        return logits

@@ -1,9 +1,10 @@
 """Building blocks shared by the mmris heads."""
 from .attention import MultiHeadAttention
+from .convex_upsample import ConvexUpsample
 from .msda import FP32MultiScaleDeformableAttention
 from .svla import FeedForward, SVLALayer
 
 __all__ = [
-    'MultiHeadAttention', 'FP32MultiScaleDeformableAttention', 'FeedForward',
+    'ConvexUpsample', 'MultiHeadAttention', 'FP32MultiScaleDeformableAttention', 'FeedForward',
     'SVLALayer'
 ]

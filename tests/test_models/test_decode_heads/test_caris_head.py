@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.model import BaseModule
 
 from mmris.models.decode_heads import CARISHead
@@ -262,3 +263,26 @@ def test_forward_under_cpu_autocast(small_head):
         logits = small_head.eval()(feats, text, mask)
     assert logits.shape == (2, 2, 32, 32)
     assert torch.isfinite(logits).all()
+
+
+def test_head_with_convex_upsampler_starts_bilinear(small_head):
+    """``upsample_cfg`` returns logits at the input size; untrained, they
+    are the bilinear upsample of the plain head's stride-4 logits."""
+    head = CARISHead(
+        upsample_cfg=dict(type='ConvexUpsample', scale=4), **SMALL).eval()
+    missing, unexpected = head.load_state_dict(
+        small_head.state_dict(), strict=False)
+    assert unexpected == []
+    assert sorted(missing) == ['upsampler.weight_pred.bias',
+                               'upsampler.weight_pred.weight']
+    feats = _feats(128, SMALL['in_channels'], batch=2)
+    text, mask = _text(2, 6, 32, [6, 2])
+    with torch.no_grad():
+        fine = head(feats, text, mask)
+        coarse = small_head.eval()(feats, text, mask)
+    assert fine.shape == (2, 2, 128, 128)
+    torch.testing.assert_close(
+        fine,
+        F.interpolate(coarse, scale_factor=4, mode='bilinear'),
+        atol=1e-2 * coarse.abs().max().item(),
+        rtol=0)
