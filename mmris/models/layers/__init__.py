@@ -5,6 +5,6 @@ from .msda import FP32MultiScaleDeformableAttention
 from .svla import FeedForward, SVLALayer
 
 __all__ = [
-    'ConvexUpsample', 'MultiHeadAttention', 'FP32MultiScaleDeformableAttention', 'FeedForward',
-    'SVLALayer'
+    'ConvexUpsample', 'MultiHeadAttention',
+    'FP32MultiScaleDeformableAttention', 'FeedForward', 'SVLALayer'
 ]
