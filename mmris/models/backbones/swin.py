@@ -413,6 +413,11 @@ class CARISSwinTransformer(BaseModule):
             Off in CARIS, whose windows see only relative positions; useful
             for a Swin trained from scratch on location words ("the
             leftmost circle"), as in the demo configs.
+        abs_pos_embed_init (str): How that embedding starts: ``'normal'``
+            (truncated normal, std 0.02, as the original Swin) or
+            ``'sincos'`` (fixed 2D sine-cosine features of the patch's row
+            and column, as MAE's, then learned): from scratch, the normal
+            start carries almost no position until it is learned.
         conv_stem (bool): Two 3x3 stride-2 convs instead of the 4x4 patch
             conv (see :class:`PatchEmbed`); for a Swin trained from
             scratch, as in the demo configs. Off in Swin and CARIS.
@@ -441,6 +446,7 @@ class CARISSwinTransformer(BaseModule):
                  drop_path_rate: float = 0.3,
                  patch_norm: bool = True,
                  use_abs_pos_embed: bool = False,
+                 abs_pos_embed_init: str = 'normal',
                  conv_stem: bool = False,
                  out_indices: Sequence[int] = (0, 1, 2, 3),
                  with_cp: bool = False,
@@ -459,6 +465,10 @@ class CARISSwinTransformer(BaseModule):
 
         self.patch_embed = PatchEmbed(patch_size, in_channels, embed_dims,
                                       patch_norm, conv_stem)
+        if abs_pos_embed_init not in ('normal', 'sincos'):
+            raise ValueError("abs_pos_embed_init must be 'normal' or "
+                             f"'sincos', got {abs_pos_embed_init!r}")
+        self.abs_pos_embed_init = abs_pos_embed_init
         self.absolute_pos_embed = None
         if use_abs_pos_embed:
             grid = pretrain_img_size // patch_size
@@ -492,11 +502,19 @@ class CARISSwinTransformer(BaseModule):
         """Swin init (trunc-normal Linears, unit LNs), then ``pretrained``."""
         self.apply(_init_linear_and_norm)
         if self.absolute_pos_embed is not None:
-            nn.init.trunc_normal_(self.absolute_pos_embed, std=.02)
+            self._init_abs_pos_embed()
         if self.init_cfg is not None:
             super().init_weights()
         if self.pretrained:
             load_swin_checkpoint(self, self.pretrained)
+
+    def _init_abs_pos_embed(self) -> None:
+        embed = self.absolute_pos_embed
+        if self.abs_pos_embed_init == 'normal':
+            nn.init.trunc_normal_(embed, std=.02)
+            return
+        with torch.no_grad():
+            embed.copy_(sincos_2d(embed.shape[1], *embed.shape[-2:])[None])
 
     def forward(self,
                 x: torch.Tensor,
@@ -531,6 +549,27 @@ class CARISSwinTransformer(BaseModule):
             embed = F.interpolate(
                 embed, size=hw, mode='bicubic', align_corners=False)
         return embed.flatten(2).transpose(1, 2)
+
+
+def sincos_2d(channels: int, height: int, width: int,
+              temperature: float = 10000.) -> torch.Tensor:
+    """[channels, height, width] sine-cosine position features: the first
+    half encodes the row, the second the column, each as sines then
+    cosines of the index at ``channels // 4`` geometric frequencies."""
+    if channels % 4:
+        raise ValueError(f'sincos_2d needs channels divisible by 4, got '
+                         f'{channels}')
+    quarter = channels // 4
+    freqs = temperature**(-torch.arange(quarter, dtype=torch.float32) /
+                          quarter)
+
+    def encode(n: int) -> torch.Tensor:  # [2 * quarter, n]
+        angles = freqs[:, None] * torch.arange(n, dtype=torch.float32)
+        return torch.cat([angles.sin(), angles.cos()])
+
+    rows = encode(height)[:, :, None].expand(-1, height, width)
+    cols = encode(width)[:, None, :].expand(-1, height, width)
+    return torch.cat([rows, cols])
 
 
 def tokens_to_nchw(x: torch.Tensor, hw: Tuple[int, int]) -> torch.Tensor:

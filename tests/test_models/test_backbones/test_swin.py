@@ -457,3 +457,29 @@ def test_window_size_per_stage():
     assert [f.shape for f in model(x)] == [f.shape for f in tiny_swin()(x)]
     with pytest.raises(ValueError, match='one value per stage'):
         CARISSwinTransformer(**TINY, window_size=(4, 8))
+
+
+def test_sincos_abs_pos_embed_encodes_row_and_column():
+    torch.manual_seed(0)
+    model = CARISSwinTransformer(
+        **{**TINY, 'drop_path_rate': 0.}, use_abs_pos_embed=True,
+        abs_pos_embed_init='sincos', pretrain_img_size=64)
+    model.init_weights()
+    embed = model.absolute_pos_embed[0]  # [32, 16, 16]
+    # first half: a function of the row only; second: of the column only
+    rows, cols = embed[:16], embed[16:]
+    assert torch.equal(rows[:, :, 0], rows[:, :, 5])
+    assert torch.equal(cols[:, 0, :], cols[:, 7, :])
+    assert not torch.allclose(rows[:, 0, 0], rows[:, 1, 0])
+    assert not torch.allclose(cols[:, 0, 0], cols[:, 0, 1])
+    # sin^2 + cos^2 = 1 for each frequency; every position distinct
+    assert torch.allclose(rows[:8]**2 + rows[8:]**2, torch.ones(8, 16, 16))
+    tokens = embed.flatten(1).t()
+    assert torch.cdist(tokens, tokens).add(torch.eye(256)).min() > 1e-3
+    assert model.absolute_pos_embed.requires_grad  # still learned
+
+
+def test_abs_pos_embed_init_rejects_unknown_names():
+    with pytest.raises(ValueError, match="abs_pos_embed_init.*'zeros'"):
+        CARISSwinTransformer(**TINY, use_abs_pos_embed=True,
+                             abs_pos_embed_init='zeros')
