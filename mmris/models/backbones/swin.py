@@ -468,6 +468,10 @@ class CARISSwinTransformer(BaseModule):
         if abs_pos_embed_init not in ('normal', 'sincos'):
             raise ValueError("abs_pos_embed_init must be 'normal' or "
                              f"'sincos', got {abs_pos_embed_init!r}")
+        if (use_abs_pos_embed and abs_pos_embed_init == 'sincos'
+                and embed_dims % 4):
+            raise ValueError("abs_pos_embed_init='sincos' needs embed_dims "
+                             f'divisible by 4, got {embed_dims}')
         self.abs_pos_embed_init = abs_pos_embed_init
         self.absolute_pos_embed = None
         if use_abs_pos_embed:

@@ -483,3 +483,7 @@ def test_abs_pos_embed_init_rejects_unknown_names():
     with pytest.raises(ValueError, match="abs_pos_embed_init.*'zeros'"):
         CARISSwinTransformer(**TINY, use_abs_pos_embed=True,
                              abs_pos_embed_init='zeros')
+    with pytest.raises(ValueError, match='embed_dims divisible by 4.*30'):
+        CARISSwinTransformer(**{**TINY, 'embed_dims': 30},
+                             use_abs_pos_embed=True,
+                             abs_pos_embed_init='sincos')
